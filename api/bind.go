@@ -1,0 +1,125 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/services"
+)
+
+// bindJSON decodes the body strictly into dst: valid JSON, one object, no unknown fields, the right
+// types. Every failure names the field at fault.
+func bindJSON(c *gin.Context, dst any) error {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+		}
+		return errs.Wrap(errs.Malformed, err, "could not read the request body")
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return errs.New(errs.Malformed, "a JSON request body is required")
+	}
+	if body[0] != '{' {
+		return errs.New(errs.Malformed, "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return errs.New(errs.Malformed, "the request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	malformed := func(field, format string, args ...any) error {
+		return &errs.Error{Kind: errs.Malformed, Message: "the request body is malformed",
+			Details: []errs.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+	}
+	switch {
+	case errors.As(err, &syntax):
+		return errs.New(errs.Malformed, "the request body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return malformed(field, "must be %s, not %s", jsonType(typ.Type.String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.New(errs.Malformed, "the request body is truncated JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return malformed(field, "is not a known field")
+	}
+	return errs.Wrap(errs.Malformed, err, "the request body is malformed")
+}
+
+// jsonType names a Go type the way a JSON client thinks of it.
+func jsonType(goType string) string {
+	t := strings.TrimLeft(goType, "*")
+	switch {
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		return "a number"
+	case strings.HasPrefix(t, "[]"):
+		return "an array"
+	case t == "time.Time":
+		return "an RFC 3339 time string"
+	case t == "time.Duration":
+		return "a duration"
+	default:
+		return "an object"
+	}
+}
+
+// listOptions reads limit and cursor from the query.
+func listOptions(c *gin.Context) (services.ListOptions, error) {
+	var o services.ListOptions
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return o, errs.Field("limit", "must be a whole number between 1 and %d", services.MaxLimit)
+		}
+		o.Limit = n
+	}
+	o.Cursor = c.Query("cursor")
+	return o, nil
+}
+
+// ifMatch reads an If-Match version ("3", W/"3" or 3). Absent or * means unconditional.
+func ifMatch(c *gin.Context) (int64, error) {
+	v := strings.TrimSpace(c.GetHeader("If-Match"))
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	v = strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errs.Field("If-Match", "must be the resource's version as its ETag gave it, like \"3\"")
+	}
+	return n, nil
+}
+
+// etag sets the ETag of a versioned resource.
+func etag(c *gin.Context, version int64) { c.Header("ETag", `"`+strconv.FormatInt(version, 10)+`"`) }

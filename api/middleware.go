@@ -1,0 +1,243 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/policies"
+	"github.com/vanehq/vane/services"
+)
+
+// Context keys.
+const (
+	ctxRequestID = "vane.request_id"
+	ctxLogger    = "vane.logger"
+	ctxPrincipal = "vane.principal"
+	ctxScope     = "vane.scope"
+)
+
+// MaxBodyBytes is the largest request body accepted (413 beyond).
+const MaxBodyBytes = 1 << 20
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it.
+func withRequestID(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if !validRequestID(id) {
+			id = uuid.NewString()
+		}
+		c.Set(ctxRequestID, id)
+		c.Set(ctxLogger, log.With("request_id", id))
+		c.Header("X-Request-ID", id)
+		c.Next()
+	}
+}
+
+// accessLog logs one line per request: the route template, never the raw path or query (which may
+// carry secrets), never headers or bodies.
+func accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "(no route)"
+		}
+		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.ClientIP()}
+		if p, ok := c.Get(ctxPrincipal); ok {
+			pr := p.(*services.Principal)
+			attrs = append(attrs, "principal", pr.Kind+":"+pr.ID)
+		}
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		logger(c).Log(c.Request.Context(), level, "request", attrs...)
+	}
+}
+
+// recovery turns a panic into a 500 in the error shape; the stack goes to the log only.
+func recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					fail(c, fmt.Errorf("panic: %v", r))
+				} else {
+					c.Abort()
+				}
+			}
+		}()
+		c.Next()
+	}
+}
+
+// limitBody refuses bodies over MaxBodyBytes (413) up front when the length is declared, and
+// caps the reader when it is not.
+func limitBody() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > MaxBodyBytes {
+			fail(c, errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+		c.Next()
+	}
+}
+
+// cors answers browsers from the configured origins; preflights end here with 204.
+func cors(origins []string) gin.HandlerFunc {
+	any := slices.Contains(origins, "*")
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin == "" || !(any || slices.Contains(origins, origin)) {
+			c.Next()
+			return
+		}
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "ETag, X-Request-ID, Retry-After, Location")
+		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, If-Match, If-None-Match, X-Request-ID, X-Vane-Environment")
+			h.Set("Access-Control-Max-Age", "600")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// credential reads a credential from X-API-Key or Authorization: Bearer.
+func credential(c *gin.Context) string {
+	if k := strings.TrimSpace(c.GetHeader("X-API-Key")); k != "" {
+		return k
+	}
+	h := c.GetHeader("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// authenticate resolves the request's management credential to a principal (401 otherwise).
+func (h *handlers) authenticate(c *gin.Context) {
+	p, err := h.svc.Auth.Authenticate(c.Request.Context(), credential(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+func principalOf(c *gin.Context) *services.Principal {
+	return c.MustGet(ctxPrincipal).(*services.Principal)
+}
+
+// baseScope is the scope of a request that names no organisation.
+func baseScope(c *gin.Context) services.Scope {
+	return services.Scope{Principal: principalOf(c), RequestID: requestID(c), IP: c.ClientIP()}
+}
+
+func scopeOf(c *gin.Context) services.Scope { return c.MustGet(ctxScope).(services.Scope) }
+
+// scopeRoles are the roles an API key's scopes give, highest first.
+var scopeRoles = map[string]string{"admin": "ADMIN", "write": "DEVELOPER", "read": "VIEWER"}
+
+// authorize resolves {org}, checks the principal belongs to it (404 otherwise, so nobody learns
+// another organisation exists), and asks the enforcer whether its role may do act on res (403).
+func (h *handlers) authorize(res policies.Resource, act policies.Action, boundOK bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		p := principalOf(c)
+		org, err := h.svc.Auth.ResolveOrg(ctx, c.Param("org"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		notFound := errs.NotFoundf("organization not found")
+		var subjects []string
+		role := ""
+		switch p.Kind {
+		case services.PrincipalAPIKey:
+			if p.OrgID != org.ID {
+				fail(c, notFound)
+				return
+			}
+			for _, s := range p.Scopes {
+				subjects = append(subjects, policies.ScopeSubject(s))
+			}
+			for _, s := range []string{"admin", "write", "read"} {
+				if slices.Contains(p.Scopes, s) {
+					role = scopeRoles[s]
+					break
+				}
+			}
+		default:
+			if role, err = h.svc.Auth.RoleIn(ctx, org.ID, p.ID); err != nil {
+				fail(c, err)
+				return
+			}
+			if role == "" {
+				fail(c, notFound)
+				return
+			}
+			subjects = []string{role}
+		}
+		if p.Bound() && !boundOK {
+			fail(c, errs.Forbiddenf("this API key is restricted to one project; it cannot use organization-wide routes"))
+			return
+		}
+		if !h.enforcer.Allow(org.ID, subjects, res, act) {
+			fail(c, errs.Forbiddenf("your role does not allow %s on %s", act, res))
+			return
+		}
+		c.Set(ctxScope, services.Scope{OrgID: org.ID, OrgSlug: org.Slug, Principal: p, Role: role,
+			RequestID: requestID(c), IP: c.ClientIP()})
+		c.Next()
+	}
+}
+
+// can asks the enforcer about the current scope, for responses that show more to some roles.
+func (h *handlers) can(c *gin.Context, res policies.Resource, act policies.Action) bool {
+	sc := scopeOf(c)
+	subjects := []string{sc.Role}
+	if sc.Principal.Kind == services.PrincipalAPIKey {
+		subjects = subjects[:0]
+		for _, s := range sc.Principal.Scopes {
+			subjects = append(subjects, policies.ScopeSubject(s))
+		}
+	}
+	return h.enforcer.Allow(sc.OrgID, subjects, res, act)
+}

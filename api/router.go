@@ -1,0 +1,163 @@
+// Package api is Vane's HTTP layer: the gin router (this file is the one list of routes and what
+// each needs), middleware, one file of handlers per resource, and the request/response DTOs.
+//
+//	@title						Vane API
+//	@version					1.0
+//	@description				Vane is a multi-tenant feature-flag service. Management routes take a user's access token (Authorization: Bearer …) or an API key (X-API-Key: vk_… or Authorization: Bearer vk_…). Errors have one shape: {"error": {"code", "message", "details": [{"field", "message"}]}}.
+//	@BasePath					/
+//	@securityDefinitions.apikey	BearerAuth
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer " followed by an access token from /api/v1/auth/login (or an API key).
+//	@securityDefinitions.apikey	ApiKeyAuth
+//	@in							header
+//	@name						X-API-Key
+//	@description				An API key (vk_…).
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	swaggerFiles "github.com/swaggo/files"
+	ginSwagger "github.com/swaggo/gin-swagger"
+
+	"github.com/vanehq/vane/internal/clock"
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/policies"
+	"github.com/vanehq/vane/services"
+
+	_ "github.com/vanehq/vane/docs" // the generated OpenAPI document
+)
+
+// Deps are what the router needs.
+type Deps struct {
+	Services       *services.Services
+	Enforcer       *policies.Enforcer
+	Log            *slog.Logger
+	Clock          clock.Clock
+	CORSOrigins    []string
+	TrustedProxies []string
+}
+
+type handlers struct {
+	svc      *services.Services
+	enforcer *policies.Enforcer
+	clock    clock.Clock
+}
+
+func (h *handlers) now() time.Time { return h.clock.Now() }
+
+// Access says what a route requires; the RBAC matrix test reads it.
+type Access struct {
+	Public        bool              // no credential
+	Authenticated bool              // any user or API key, no organisation
+	Resource      policies.Resource // for organisation routes
+	Action        policies.Action
+	BoundOK       bool // a project-bound API key may use it
+}
+
+// Route is one declared route.
+type Route struct {
+	Method string
+	Path   string
+	Access Access
+}
+
+// Router is the gin engine and the declaration of every route.
+type Router struct {
+	*gin.Engine
+	Routes []Route
+}
+
+// NewRouter builds the HTTP handler with every route, each declaring what it needs.
+func NewRouter(d Deps) (*Router, error) {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	h := &handlers{svc: d.Services, enforcer: d.Enforcer, clock: d.Clock}
+	r := &Router{Engine: e}
+
+	e.Use(withRequestID(d.Log), recovery(), accessLog(), cors(d.CORSOrigins), limitBody())
+	e.NoRoute(func(c *gin.Context) { fail(c, errs.NotFoundf("no route %s %s", c.Request.Method, c.Request.URL.Path)) })
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorResponse{Error: ErrorBody{Code: "method_not_allowed",
+			Message: c.Request.Method + " is not allowed here", RequestID: requestID(c)}})
+	})
+
+	public := func(method, path string, fn gin.HandlerFunc) {
+		r.Routes = append(r.Routes, Route{method, path, Access{Public: true}})
+		e.Handle(method, path, fn)
+	}
+	authed := func(method, path string, fn gin.HandlerFunc) {
+		r.Routes = append(r.Routes, Route{method, path, Access{Authenticated: true}})
+		e.Handle(method, path, h.authenticate, fn)
+	}
+	org := func(method, path string, res policies.Resource, act policies.Action, fn gin.HandlerFunc) {
+		r.Routes = append(r.Routes, Route{method, path, Access{Resource: res, Action: act}})
+		e.Handle(method, path, h.authenticate, h.authorize(res, act, false), fn)
+	}
+	// project routes are open to API keys bound to that project (the service checks which).
+	project := func(method, path string, res policies.Resource, act policies.Action, fn gin.HandlerFunc) {
+		r.Routes = append(r.Routes, Route{method, path, Access{Resource: res, Action: act, BoundOK: true}})
+		e.Handle(method, path, h.authenticate, h.authorize(res, act, true), fn)
+	}
+
+	public(http.MethodGet, "/healthz", h.healthz)
+	public(http.MethodGet, "/readyz", h.readyz)
+	public(http.MethodGet, "/swagger/*any", ginSwagger.WrapHandler(swaggerFiles.Handler))
+
+	const v1 = "/api/v1"
+	public(http.MethodPost, v1+"/auth/login", h.login)
+	public(http.MethodPost, v1+"/auth/refresh", h.refresh)
+	public(http.MethodPost, v1+"/auth/logout", h.logout)
+	public(http.MethodPost, v1+"/auth/signup", h.signup)
+	public(http.MethodPost, v1+"/auth/accept-invite", h.acceptInvite)
+	authed(http.MethodGet, v1+"/me", h.me)
+	authed(http.MethodGet, v1+"/orgs", h.listOrgs)
+	authed(http.MethodPost, v1+"/orgs", h.createOrg)
+
+	const o = v1 + "/orgs/:org"
+	project(http.MethodGet, o, policies.Orgs, policies.Read, h.getOrg)
+	org(http.MethodPatch, o, policies.Orgs, policies.Write, h.updateOrg)
+	org(http.MethodDelete, o, policies.Orgs, policies.Write, h.deleteOrg)
+
+	org(http.MethodGet, o+"/members", policies.Members, policies.Read, h.listMembers)
+	org(http.MethodPost, o+"/members", policies.Members, policies.Write, h.inviteMember)
+	org(http.MethodGet, o+"/members/:member", policies.Members, policies.Read, h.getMember)
+	org(http.MethodPatch, o+"/members/:member", policies.Members, policies.Write, h.updateMember)
+	org(http.MethodDelete, o+"/members/:member", policies.Members, policies.Write, h.removeMember)
+	org(http.MethodGet, o+"/invitations", policies.Invitations, policies.Read, h.listInvitations)
+	org(http.MethodDelete, o+"/invitations/:invitation", policies.Members, policies.Write, h.revokeInvitation)
+
+	org(http.MethodGet, o+"/api-keys", policies.APIKeys, policies.Read, h.listAPIKeys)
+	org(http.MethodPost, o+"/api-keys", policies.APIKeys, policies.Write, h.createAPIKey)
+	org(http.MethodGet, o+"/api-keys/:key", policies.APIKeys, policies.Read, h.getAPIKey)
+	org(http.MethodDelete, o+"/api-keys/:key", policies.APIKeys, policies.Write, h.revokeAPIKey)
+
+	org(http.MethodGet, o+"/audit-events", policies.Audit, policies.Read, h.listAuditEvents)
+
+	project(http.MethodGet, o+"/projects", policies.Projects, policies.Read, h.listProjects)
+	org(http.MethodPost, o+"/projects", policies.Projects, policies.Write, h.createProject)
+	const p = o + "/projects/:project"
+	project(http.MethodGet, p, policies.Projects, policies.Read, h.getProject)
+	project(http.MethodPatch, p, policies.Projects, policies.Write, h.updateProject)
+	project(http.MethodDelete, p, policies.Projects, policies.Write, h.deleteProject)
+	project(http.MethodGet, p+"/environments", policies.Environments, policies.Read, h.listEnvironments)
+	project(http.MethodPost, p+"/environments", policies.Environments, policies.Write, h.createEnvironment)
+	project(http.MethodGet, p+"/environments/:env", policies.Environments, policies.Read, h.getEnvironment)
+	project(http.MethodPatch, p+"/environments/:env", policies.Environments, policies.Write, h.updateEnvironment)
+	project(http.MethodDelete, p+"/environments/:env", policies.Environments, policies.Write, h.deleteEnvironment)
+	project(http.MethodPost, p+"/environments/:env/sdk-keys/rotate", policies.SDKKeys, policies.Write, h.rotateSDKKeys)
+
+	return r, nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/internal/config"
+	"github.com/vanehq/vane/internal/db"
+	"github.com/vanehq/vane/internal/redisx"
+	"github.com/vanehq/vane/jobs"
+	"github.com/vanehq/vane/policies"
+	"github.com/vanehq/vane/services"
+)
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// stack is what every command that serves or works needs: configuration, logs, the database and
+// Redis, and the services on top of them.
+type stack struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	db    *gorm.DB
+	redis *redisx.Conn
+	svc   *services.Services
+}
+
+func openStack(ctx context.Context, getenv func(string) string, stderr io.Writer, migrateOnStart bool) (*stack, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, stderr)
+	generated, err := cfg.EnsureJWTSecret()
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Warn("VANE_JWT_SECRET is not set; generated one in the data directory (set it in production)")
+	}
+	gdb, dialect, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	where := cfg.SQLitePath()
+	if dialect == db.Postgres {
+		where = "postgres"
+	}
+	log.Info("database open", "dialect", dialect, "where", where)
+	if migrateOnStart && cfg.AutoMigrate {
+		n, err := db.MigrateUp(ctx, gdb, dialect)
+		if err != nil {
+			_ = db.Close(gdb)
+			return nil, err
+		}
+		log.Info("migrations applied", "count", n)
+	}
+	rc, err := redisx.Open(ctx, cfg.RedisURL, log)
+	if err != nil {
+		_ = db.Close(gdb)
+		return nil, err
+	}
+	svc := services.New(services.Deps{DB: gdb, Redis: rc.Client, Config: cfg, Log: log})
+	return &stack{cfg: cfg, log: log, db: gdb, redis: rc, svc: svc}, nil
+}
+
+func (s *stack) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.svc.Close(ctx)
+	s.redis.Close()
+	_ = db.Close(s.db)
+}
+
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	st, err := openStack(ctx, getenv, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	log := st.log
+	boot, err := st.svc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if boot.Created {
+		if boot.Password != "" {
+			// Logged once, on the first start of an empty database: the only time it exists in clear.
+			log.Warn("created organization \"default\" and its first ADMIN; sign in and change the password",
+				"username", boot.Username, "email", boot.Email, "password", boot.Password)
+		} else {
+			log.Info("created organization \"default\" and its first ADMIN", "username", boot.Username, "email", boot.Email)
+		}
+	}
+	enforcer, err := policies.New()
+	if err != nil {
+		return err
+	}
+	router, err := api.NewRouter(api.Deps{Services: st.svc, Enforcer: enforcer, Log: log,
+		CORSOrigins: st.cfg.CORSOrigins, TrustedProxies: st.cfg.TrustedProxies})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st.svc.Start(runCtx)
+
+	if st.cfg.Worker {
+		w, err := jobs.NewWorker(st.redis.Options, st.svc, log, 4)
+		if err != nil {
+			return err
+		}
+		if err := w.Start(); err != nil {
+			return err
+		}
+		defer w.Shutdown()
+		log.Info("in-process worker started")
+	}
+
+	ln, err := net.Listen("tcp", st.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", st.cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("vane is serving", "addr", ln.Addr().String(), "version", version, "swagger", "/swagger/index.html")
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", st.cfg.ShutdownTimeout)
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), st.cfg.ShutdownTimeout)
+	defer cancelShut()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func worker(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	st, err := openStack(ctx, getenv, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	if st.redis.Embedded != nil {
+		st.log.Warn("REDIS_URL is not set: this worker has its own embedded store and sees no tasks from `vane serve`; " +
+			"set REDIS_URL, or let `vane serve` run the worker in-process")
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st.svc.Start(runCtx)
+	w, err := jobs.NewWorker(st.redis.Options, st.svc, st.log, 10)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	st.log.Info("worker started")
+	<-ctx.Done()
+	st.log.Info("worker shutting down")
+	w.Shutdown()
+	return nil
+}

@@ -1,0 +1,143 @@
+// Package jobs holds Vane's background work as asynq tasks: one constant, payload, constructor and
+// handler per task type, and the worker that runs them. Handlers call services, never the database.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vanehq/vane/services"
+)
+
+// Queues, by priority: rollbacks are critical, housekeeping is low.
+const (
+	QueueCritical = "critical"
+	QueueDefault  = "default"
+	QueueLow      = "low"
+)
+
+// Task types.
+const (
+	TypePruneRefreshTokens = "housekeeping:prune_refresh_tokens"
+	TypeExpireSDKKeys      = "housekeeping:expire_sdk_keys"
+)
+
+// NewPruneRefreshTokensTask deletes refresh tokens that can never be used again.
+func NewPruneRefreshTokensTask() *asynq.Task {
+	return asynq.NewTask(TypePruneRefreshTokens, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(time.Minute))
+}
+
+// NewExpireSDKKeysTask deletes rotated SDK keys whose grace period is over.
+func NewExpireSDKKeysTask() *asynq.Task {
+	return asynq.NewTask(TypeExpireSDKKeys, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(time.Minute))
+}
+
+type handlers struct {
+	svc *services.Services
+	log *slog.Logger
+}
+
+func (h *handlers) pruneRefreshTokens(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.svc.Housekeeping.PruneRefreshTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("prune refresh tokens: %w", err)
+	}
+	h.log.Info("pruned refresh tokens", "deleted", n)
+	return nil
+}
+
+func (h *handlers) expireSDKKeys(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.svc.Housekeeping.ExpireSDKKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("expire sdk keys: %w", err)
+	}
+	h.log.Info("expired sdk keys", "deleted", n)
+	return nil
+}
+
+// Mux routes every task type to its handler, logging each outcome.
+func Mux(svc *services.Services, log *slog.Logger) *asynq.ServeMux {
+	h := &handlers{svc: svc, log: log}
+	mux := asynq.NewServeMux()
+	mux.Use(func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			start := time.Now()
+			err := next.ProcessTask(ctx, t)
+			attrs := []any{"type", t.Type(), "duration_ms", time.Since(start).Milliseconds()}
+			if err != nil {
+				log.Warn("task failed", append(attrs, "err", err)...)
+			} else {
+				log.Debug("task done", attrs...)
+			}
+			return err
+		})
+	})
+	mux.HandleFunc(TypePruneRefreshTokens, h.pruneRefreshTokens)
+	mux.HandleFunc(TypeExpireSDKKeys, h.expireSDKKeys)
+	return mux
+}
+
+// Periodic is the schedule of recurring tasks (cron spec → task).
+func Periodic() map[string]func() *asynq.Task {
+	return map[string]func() *asynq.Task{
+		"@every 1h":  NewPruneRefreshTokensTask,
+		"@every 10m": NewExpireSDKKeysTask,
+	}
+}
+
+// Worker is an asynq server with its scheduler.
+type Worker struct {
+	server    *asynq.Server
+	scheduler *asynq.Scheduler
+	mux       *asynq.ServeMux
+}
+
+// NewWorker builds a worker against the Redis at opts.
+func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, concurrency int) (*Worker, error) {
+	r := asynq.RedisClientOpt{Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB, TLSConfig: opts.TLSConfig}
+	srv := asynq.NewServer(r, asynq.Config{
+		Concurrency:     concurrency,
+		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
+		Logger:          slogAdapter{log.With("component", "asynq")},
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: 10 * time.Second,
+	})
+	sch := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: slogAdapter{log.With("component", "scheduler")}, LogLevel: asynq.WarnLevel})
+	for spec, mk := range Periodic() {
+		if _, err := sch.Register(spec, mk(), asynq.Unique(time.Minute)); err != nil {
+			return nil, fmt.Errorf("schedule %s: %w", spec, err)
+		}
+	}
+	return &Worker{server: srv, scheduler: sch, mux: Mux(svc, log)}, nil
+}
+
+// Start runs the worker and scheduler in the background.
+func (w *Worker) Start() error {
+	if err := w.server.Start(w.mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	if err := w.scheduler.Start(); err != nil {
+		w.server.Shutdown()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops taking tasks and waits for running ones.
+func (w *Worker) Shutdown() {
+	w.scheduler.Shutdown()
+	w.server.Shutdown()
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

@@ -1,0 +1,227 @@
+// Package services holds Vane's use cases: domain validation, transactions, audit events and cache
+// invalidation. It knows nothing of HTTP; handlers call one method here and render the result.
+package services
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/vanehq/vane/internal/clock"
+	"github.com/vanehq/vane/internal/config"
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/models"
+)
+
+// Principal kinds.
+const (
+	PrincipalUser   = "user"
+	PrincipalAPIKey = "api_key"
+	PrincipalSystem = "system"
+)
+
+// Principal is who makes a request: a signed-in user, an API key, or Vane itself (jobs, bootstrap).
+type Principal struct {
+	Kind  string
+	ID    string // the user's or the API key's id
+	Name  string // the user's email or the API key's name, for the audit log
+	Email string
+	// For API keys: the organisation the key belongs to, its scopes, and its optional binding.
+	OrgID         string
+	Scopes        []string
+	ProjectID     string
+	EnvironmentID string
+}
+
+// Bound reports whether the principal is restricted to one project (or one environment).
+func (p *Principal) Bound() bool { return p.ProjectID != "" || p.EnvironmentID != "" }
+
+// Scope is the organisation a call acts in and who acts. Every service method takes one.
+type Scope struct {
+	OrgID     string
+	OrgSlug   string
+	Principal *Principal
+	Role      string // the user's role in OrgID (API keys: the highest role their scopes give)
+	RequestID string
+	IP        string
+}
+
+// SystemScope acts in an organisation as Vane itself.
+func SystemScope(orgID string) Scope {
+	return Scope{OrgID: orgID, Principal: &Principal{Kind: PrincipalSystem, Name: "vane"}}
+}
+
+// Deps are what the services need, passed in explicitly.
+type Deps struct {
+	DB     *gorm.DB
+	Redis  *redis.Client
+	Config *config.Config
+	Clock  clock.Clock
+	Log    *slog.Logger
+}
+
+// Services is every use case of Vane, sharing one set of dependencies.
+type Services struct {
+	db    *gorm.DB
+	rdb   *redis.Client
+	cfg   *config.Config
+	clock clock.Clock
+	log   *slog.Logger
+	cache *Cache
+
+	Auth         *Auth
+	Orgs         *Orgs
+	Members      *Members
+	APIKeys      *APIKeys
+	Projects     *Projects
+	Environments *Environments
+	Audit        *Audit
+	Housekeeping *Housekeeping
+}
+
+// New wires the services together.
+func New(d Deps) *Services {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Services{db: d.DB, rdb: d.Redis, cfg: d.Config, clock: d.Clock, log: d.Log}
+	s.cache = newCache(d.Redis, d.Config.RedisPrefix, d.Clock, d.Log)
+	s.Auth = &Auth{s: s, dummyHash: mustDummyHash(d.Config.BcryptCost)}
+	s.Orgs = &Orgs{s: s}
+	s.Members = &Members{s: s}
+	s.APIKeys = &APIKeys{s: s, used: map[string]time.Time{}}
+	s.Projects = &Projects{s: s}
+	s.Environments = &Environments{s: s}
+	s.Audit = &Audit{s: s}
+	s.Housekeeping = &Housekeeping{s: s}
+	return s
+}
+
+// Start runs the background parts of the services (cache invalidation listener, API-key last-used
+// flusher) until ctx ends.
+func (s *Services) Start(ctx context.Context) {
+	go s.cache.listen(ctx)
+	go s.APIKeys.flushLoop(ctx)
+}
+
+// Close flushes what is buffered in memory.
+func (s *Services) Close(ctx context.Context) {
+	s.APIKeys.flush(ctx)
+}
+
+// now is the current UTC time, truncated to microseconds (what both databases keep).
+func (s *Services) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// tx runs fn in one database transaction.
+func (s *Services) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// audit writes one audit event in tx. before and after are views without secrets.
+func (s *Services) audit(tx *gorm.DB, sc Scope, action, resType, resID, resKey string, before, after any) error {
+	ev := models.AuditEvent{
+		ID: models.NewID(), OrgID: sc.OrgID, Action: action, ResourceType: resType, ResourceID: resID,
+		ResourceKey: resKey, RequestID: sc.RequestID, IP: sc.IP, CreatedAt: s.now(),
+		BeforeJSON: marshalAudit(before), AfterJSON: marshalAudit(after),
+	}
+	if p := sc.Principal; p != nil {
+		ev.ActorType, ev.ActorID, ev.ActorName = p.Kind, p.ID, p.Name
+	} else {
+		ev.ActorType = PrincipalSystem
+	}
+	return models.Create(tx, "audit event", &ev)
+}
+
+func marshalAudit(v any) *string {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	str := string(b)
+	return &str
+}
+
+// ListOptions are a list request's page size and cursor.
+type ListOptions struct {
+	Limit  int
+	Cursor string
+}
+
+// MaxLimit is the largest page a list returns.
+const MaxLimit = 200
+
+// page turns list options into a models.Page, validating them.
+func (o ListOptions) page(desc bool) (models.Page, error) {
+	p := models.Page{Limit: o.Limit}
+	if p.Limit == 0 {
+		p.Limit = 50
+	}
+	if p.Limit < 1 || p.Limit > MaxLimit {
+		return p, errs.Field("limit", "must be between 1 and %d", MaxLimit)
+	}
+	if o.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(o.Cursor)
+		if err != nil || len(b) == 0 || len(b) > 64 {
+			return p, errs.Field("cursor", "is not a cursor this API returned")
+		}
+		if desc {
+			p.Before = string(b)
+		} else {
+			p.After = string(b)
+		}
+	}
+	return p, nil
+}
+
+// encodeCursor makes the opaque cursor of the next page.
+func encodeCursor(id string) string {
+	if id == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// Page is one page of a list and the cursor of the next ("" on the last page).
+type Page[T any] struct {
+	Items      []T
+	NextCursor string
+}
+
+func paged[T any](rows []T, limit int, id func(T) string) Page[T] {
+	items, next := models.Trim(rows, limit, id)
+	if items == nil {
+		items = []T{}
+	}
+	return Page[T]{Items: items, NextCursor: encodeCursor(next)}
+}
+
+// Ping checks the database and Redis answer, for /readyz.
+func (s *Services) Ping(ctx context.Context) map[string]error {
+	out := map[string]error{}
+	sqlDB, err := s.db.DB()
+	if err == nil {
+		err = sqlDB.PingContext(ctx)
+	}
+	out["database"] = err
+	out["redis"] = s.rdb.Ping(ctx).Err()
+	return out
+}
+
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
