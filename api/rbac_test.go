@@ -1,0 +1,225 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/vanehq/vane/internal/testenv"
+	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/services"
+)
+
+// Roles ranked; a credential may use a route when its rank reaches the route's minimum.
+const (
+	anyone = iota // any authenticated user or API key
+	viewer
+	developer
+	admin
+)
+
+// routeCase is what one route needs, written by hand from DESIGN §3 (not read from the policy), and
+// how to make a request that succeeds for an allowed credential. build runs once per credential so
+// destructive routes get a fresh target each time.
+type routeCase struct {
+	min      int
+	ok       int
+	userOnly bool // API keys are refused (403) even with the admin scope
+	build    func(s *server, a *tenant) (path string, body any)
+}
+
+func fixed(path string, body any) func(*server, *tenant) (string, any) {
+	return func(*server, *tenant) (string, any) { return path, body }
+}
+
+// freshMember adds a throwaway member and returns its email.
+func freshMember(s *server, a *tenant) string {
+	email := testenv.Name("m") + "@acme.test"
+	s.join(a.org, email, models.RoleViewer)
+	return email
+}
+
+func freshEnv(s *server, a *tenant) string {
+	key := testenv.Name("env")
+	if _, err := s.Svc.Environments.Create(context.Background(), services.SystemScope(a.org.ID), "default",
+		services.EnvironmentInput{Key: key}); err != nil {
+		s.t.Fatal(err)
+	}
+	return key
+}
+
+func freshAPIKey(s *server, a *tenant) string {
+	k, _, err := s.Svc.APIKeys.Create(context.Background(), services.SystemScope(a.org.ID),
+		services.APIKeyInput{Name: "throwaway", Scopes: []string{"read"}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return k.ID
+}
+
+const o = "/api/v1/orgs/acme"
+
+// matrix is every non-public route of the router. A route missing here fails TestRBACMatrix.
+var matrix = map[string]routeCase{
+	"GET /api/v1/me":    {min: anyone, ok: 200, build: fixed("/api/v1/me", nil)},
+	"GET /api/v1/orgs":  {min: anyone, ok: 200, build: fixed("/api/v1/orgs", nil)},
+	"POST /api/v1/orgs": {min: anyone, ok: 201, userOnly: true, build: func(*server, *tenant) (string, any) {
+		return "/api/v1/orgs", map[string]string{"name": testenv.Name("org")}
+	}},
+	"GET /api/v1/orgs/:org":    {min: viewer, ok: 200, build: fixed(o, nil)},
+	"PATCH /api/v1/orgs/:org":  {min: admin, ok: 200, build: fixed(o, map[string]string{"name": "Acme Inc"})},
+	"DELETE /api/v1/orgs/:org": {min: admin, ok: 422, build: fixed(o+"?confirm=not-the-slug", nil)}, // authorised, then refused by the confirm check
+
+	"GET /api/v1/orgs/:org/members": {min: viewer, ok: 200, build: fixed(o+"/members", nil)},
+	"POST /api/v1/orgs/:org/members": {min: admin, ok: 201, build: func(*server, *tenant) (string, any) {
+		return o + "/members", map[string]string{"email": testenv.Name("inv") + "@acme.test", "role": "VIEWER"}
+	}},
+	"GET /api/v1/orgs/:org/members/:member": {min: viewer, ok: 200, build: fixed(o+"/members/admin@acme.test", nil)},
+	"PATCH /api/v1/orgs/:org/members/:member": {min: admin, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return o + "/members/" + freshMember(s, a), map[string]string{"role": "DEVELOPER"}
+	}},
+	"DELETE /api/v1/orgs/:org/members/:member": {min: admin, ok: 204, build: func(s *server, a *tenant) (string, any) {
+		return o + "/members/" + freshMember(s, a), nil
+	}},
+	"GET /api/v1/orgs/:org/invitations": {min: admin, ok: 200, build: fixed(o+"/invitations", nil)},
+	"DELETE /api/v1/orgs/:org/invitations/:invitation": {min: admin, ok: 204, build: func(s *server, a *tenant) (string, any) {
+		inv, _, err := s.Svc.Members.Invite(context.Background(), services.SystemScope(a.org.ID), testenv.Name("i")+"@acme.test", "VIEWER")
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return o + "/invitations/" + inv.ID, nil
+	}},
+
+	"GET /api/v1/orgs/:org/api-keys": {min: admin, ok: 200, build: fixed(o+"/api-keys", nil)},
+	"POST /api/v1/orgs/:org/api-keys": {min: admin, ok: 201, build: fixed(o+"/api-keys",
+		map[string]any{"name": "ci", "scopes": []string{"read"}})},
+	"GET /api/v1/orgs/:org/api-keys/:key": {min: admin, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return o + "/api-keys/" + freshAPIKey(s, a), nil
+	}},
+	"DELETE /api/v1/orgs/:org/api-keys/:key": {min: admin, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return o + "/api-keys/" + freshAPIKey(s, a), nil
+	}},
+
+	"GET /api/v1/orgs/:org/audit-events": {min: admin, ok: 200, build: fixed(o+"/audit-events", nil)},
+
+	"GET /api/v1/orgs/:org/projects": {min: viewer, ok: 200, build: fixed(o+"/projects", nil)},
+	"POST /api/v1/orgs/:org/projects": {min: admin, ok: 201, build: func(*server, *tenant) (string, any) {
+		return o + "/projects", map[string]any{"key": testenv.Name("p"), "environments": []map[string]string{{"key": "dev"}}}
+	}},
+	"GET /api/v1/orgs/:org/projects/:project":   {min: viewer, ok: 200, build: fixed(o+"/projects/default", nil)},
+	"PATCH /api/v1/orgs/:org/projects/:project": {min: admin, ok: 200, build: fixed(o+"/projects/default", map[string]string{"description": "d"})},
+	"DELETE /api/v1/orgs/:org/projects/:project": {min: admin, ok: 204, build: func(s *server, a *tenant) (string, any) {
+		key := testenv.Name("p")
+		if _, err := s.Svc.Projects.Create(context.Background(), services.SystemScope(a.org.ID), services.ProjectInput{Key: key}); err != nil {
+			s.t.Fatal(err)
+		}
+		return o + "/projects/" + key + "?confirm=" + key, nil
+	}},
+	"GET /api/v1/orgs/:org/projects/:project/environments": {min: viewer, ok: 200, build: fixed(o+"/projects/default/environments", nil)},
+	"POST /api/v1/orgs/:org/projects/:project/environments": {min: admin, ok: 201, build: func(*server, *tenant) (string, any) {
+		return o + "/projects/default/environments", map[string]string{"key": testenv.Name("e")}
+	}},
+	"GET /api/v1/orgs/:org/projects/:project/environments/:env": {min: viewer, ok: 200, build: fixed(o+"/projects/default/environments/staging", nil)},
+	"PATCH /api/v1/orgs/:org/projects/:project/environments/:env": {min: admin, ok: 200,
+		build: fixed(o+"/projects/default/environments/staging", map[string]string{"description": "d"})},
+	"DELETE /api/v1/orgs/:org/projects/:project/environments/:env": {min: admin, ok: 204, build: func(s *server, a *tenant) (string, any) {
+		key := freshEnv(s, a)
+		return o + "/projects/default/environments/" + key + "?confirm=" + key, nil
+	}},
+	"POST /api/v1/orgs/:org/projects/:project/environments/:env/sdk-keys/rotate": {min: admin, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return o + "/projects/default/environments/" + freshEnv(s, a) + "/sdk-keys/rotate", map[string]string{"kind": "both"}
+	}},
+}
+
+// public routes need no credential.
+var publicRoutes = map[string]bool{
+	"GET /healthz": true, "GET /readyz": true, "GET /swagger/*any": true,
+	"POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true, "POST /api/v1/auth/logout": true,
+	"POST /api/v1/auth/signup": true, "POST /api/v1/auth/accept-invite": true,
+}
+
+func TestRBACMatrix(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	b := s.newTenant("bravo")
+
+	// Every route the engine serves is either public or in the matrix, and declares its access.
+	declared := map[string]bool{}
+	for _, r := range s.router.Routes {
+		key := r.Method + " " + r.Path
+		declared[key] = true
+		if r.Access.Public != publicRoutes[key] {
+			t.Errorf("%s: public = %v, want %v", key, r.Access.Public, publicRoutes[key])
+		}
+		if !r.Access.Public && !r.Access.Authenticated && (r.Access.Resource == "" || r.Access.Action == "") {
+			t.Errorf("%s declares no resource and action", key)
+		}
+	}
+	for _, r := range s.router.Engine.Routes() {
+		key := r.Method + " " + r.Path
+		if !declared[key] {
+			t.Errorf("%s is served but was not declared through the router's access helpers", key)
+		}
+		if _, ok := matrix[key]; !ok && !publicRoutes[key] {
+			t.Errorf("%s has no row in the RBAC matrix: add one", key)
+		}
+	}
+
+	type cred struct {
+		name    string
+		token   string
+		rank    int
+		apiKey  bool
+		outside bool
+	}
+	creds := []cred{
+		{"ADMIN", a.admin, admin, false, false},
+		{"DEVELOPER", a.dev, developer, false, false},
+		{"VIEWER", a.viewer, viewer, false, false},
+		{"api key admin", a.keyA, admin, true, false},
+		{"api key write", a.keyWrite, developer, true, false},
+		{"api key read", a.keyRead, viewer, true, false},
+		{"sdk server key", a.sdkServer, -1, false, false},
+		{"sdk client key", a.sdkClient, -1, false, false},
+		{"no credential", "", -1, false, false},
+		{"ADMIN of another organisation", b.admin, admin, false, true},
+	}
+	for route, rc := range matrix {
+		var method string
+		fmt.Sscan(route, &method)
+		for _, c := range creds {
+			path, body := rc.build(s, a)
+			want := rc.ok
+			switch {
+			case c.rank < 0:
+				want = http.StatusUnauthorized
+			case c.outside && rc.min > anyone:
+				want = http.StatusNotFound
+			case rc.userOnly && c.apiKey:
+				want = http.StatusForbidden
+			case c.rank < rc.min:
+				want = http.StatusForbidden
+			}
+			var r response
+			if c.apiKey { // API keys travel in X-API-Key; users' tokens in Authorization
+				r = s.req(method, path, body, "X-API-Key", c.token)
+			} else {
+				r = s.req(method, path, body, "auth", c.token)
+			}
+			if r.Code != want {
+				t.Errorf("%s as %s = %d, want %d (%s)", route, c.name, r.Code, want, r.Body)
+			}
+		}
+	}
+}
+
+// TestAPIKeyInAuthorizationHeader checks the other place an API key may travel.
+func TestAPIKeyInAuthorizationHeader(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200)
+	s.req("POST", o+"/projects", map[string]string{"key": "x"}, "auth", a.keyRead).want(t, 403)
+}
