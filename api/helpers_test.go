@@ -75,6 +75,8 @@ func (s *server) req(method, path string, body any, headers ...string) response 
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader:
+		rd = b
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {
@@ -83,6 +85,9 @@ func (s *server) req(method, path string, body any, headers ...string) response 
 		rd = bytes.NewReader(buf)
 	}
 	r := httptest.NewRequest(method, path, rd)
+	if _, chunked := body.(io.Reader); chunked {
+		r.ContentLength = -1 // unknown length: the limit must hold while reading
+	}
 	r.RemoteAddr = "192.0.2.10:1234"
 	if body != nil {
 		r.Header.Set("Content-Type", "application/json")
