@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
@@ -48,8 +49,15 @@ const (
 // ScopeSubject is the Casbin subject of an API-key scope.
 func ScopeSubject(scope string) string { return "scope:" + scope }
 
-// Enforcer decides whether a role may perform an action on a resource in an organisation.
-type Enforcer struct{ e *casbin.SyncedEnforcer }
+// Enforcer decides whether a role may perform an action on a resource in an organisation. The
+// policy is static, so each decision is computed by Casbin once and remembered. While no policy
+// line names a specific domain, the domain cannot change a decision and is left out of the memo key,
+// which keeps the memo as small as roles × resources × actions.
+type Enforcer struct {
+	e          *casbin.SyncedEnforcer
+	domainFree bool
+	memo       sync.Map // memo key → bool
+}
 
 // New builds the enforcer from the embedded model and policy.
 func New() (*Enforcer, error) {
@@ -67,16 +75,41 @@ func New() (*Enforcer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build casbin enforcer: %w", err)
 	}
-	return &Enforcer{e: e}, nil
+	en := &Enforcer{e: e, domainFree: true}
+	rules, err := e.GetPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("read casbin policy: %w", err)
+	}
+	for _, p := range rules {
+		if len(p) > 1 && p[1] != "*" {
+			en.domainFree = false
+		}
+	}
+	return en, nil
 }
 
 // Allow reports whether any of the subjects (roles or API-key scopes) may act on res in org.
 func (en *Enforcer) Allow(org string, subjects []string, res Resource, act Action) bool {
 	for _, s := range subjects {
-		ok, err := en.e.Enforce(s, org, string(res), string(act))
-		if err == nil && ok {
+		if en.allow(s, org, res, act) {
 			return true
 		}
 	}
 	return false
+}
+
+func (en *Enforcer) allow(sub, org string, res Resource, act Action) bool {
+	key := sub + "\x00" + string(res) + "\x00" + string(act)
+	if !en.domainFree {
+		key += "\x00" + org
+	}
+	if v, ok := en.memo.Load(key); ok {
+		return v.(bool)
+	}
+	ok, err := en.e.Enforce(sub, org, string(res), string(act))
+	ok = ok && err == nil
+	if err == nil {
+		en.memo.Store(key, ok)
+	}
+	return ok
 }
