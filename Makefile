@@ -36,8 +36,12 @@ fmt: ## gofmt the tree
 fmt-check: ## fail when gofmt would change something
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-lint: fmt-check vet ## gofmt check, go vet and golangci-lint
-	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION) run ./...
+GOLANGCI := $(BIN)/golangci-lint
+$(GOLANGCI):
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+
+lint: fmt-check vet $(GOLANGCI) ## gofmt check, go vet and golangci-lint (.golangci.yml)
+	$(GOLANGCI) run ./...
 
 $(SWAG):
 	GOBIN=$(BIN) $(GO) install github.com/swaggo/swag/cmd/swag@$(SWAG_VERSION)

@@ -188,7 +188,7 @@ func TestSignup(t *testing.T) {
 	}
 	s.req("POST", "/api/v1/auth/login", map[string]string{"username": "fay", "password": password}).want(t, 200)
 
-	r = s.req("POST", "/api/v1/auth/signup", body).want(t, 409)
+	s.req("POST", "/api/v1/auth/signup", body).want(t, 409)
 	if n := s.count("organizations", "slug = ?", "fay-s-flags"); n != 1 {
 		t.Errorf("a refused duplicate sign-up left %d organisations, want 1", n)
 	}

@@ -193,5 +193,5 @@ func TestServerEndToEnd(t *testing.T) {
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("GET /healthz over TCP = %v, %v", res, err)
 	}
-	res.Body.Close()
+	_ = res.Body.Close()
 }

@@ -64,7 +64,7 @@ func UpdateVersioned(db *gorm.DB, v Versioned, now time.Time, fields map[string]
 // LockOrg serialises writers that must see a consistent view of one organisation (the last-admin
 // rule). Postgres takes a row lock; SQLite transactions are already exclusive (_txlock=immediate).
 func LockOrg(tx *gorm.DB, orgID string) error {
-	if tx.Dialector.Name() != "postgres" {
+	if tx.Name() != "postgres" {
 		return nil
 	}
 	var o Organization

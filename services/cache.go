@@ -82,7 +82,7 @@ func (c *Cache) Invalidate(ctx context.Context, prefixes ...string) {
 // a connection loss; notices sent meanwhile are covered by cacheTTL.
 func (c *Cache) listen(ctx context.Context) {
 	sub := c.rdb.Subscribe(ctx, c.channel)
-	defer sub.Close()
+	defer func() { _ = sub.Close() }()
 	ch := sub.Channel()
 	for {
 		select {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -217,11 +216,4 @@ func (s *Services) Ping(ctx context.Context) map[string]error {
 	out["database"] = err
 	out["redis"] = s.rdb.Ping(ctx).Err()
 	return out
-}
-
-func wrapf(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

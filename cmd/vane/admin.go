@@ -25,7 +25,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	defer db.Close(gdb)
+	defer func() { _ = db.Close(gdb) }()
 	switch args[0] {
 	case "up":
 		n, err := db.MigrateUp(ctx, gdb, dialect)

@@ -102,7 +102,7 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String()
 }
 
@@ -121,7 +121,7 @@ func TestServeBootstrapsAndShutsDown(t *testing.T) {
 	for {
 		res, err := http.Get(base + "/readyz")
 		if err == nil {
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode == 200 {
 				break
 			}
@@ -143,9 +143,11 @@ func TestServeBootstrapsAndShutsDown(t *testing.T) {
 		cancel()
 		t.Fatalf("login with the logged password = %v, %v", res, err)
 	}
-	var tok struct{ AccessToken string `json:"access_token"` }
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
 	_ = json.NewDecoder(res.Body).Decode(&tok)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if tok.AccessToken == "" {
 		t.Error("no access token")
 	}

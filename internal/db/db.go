@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -97,18 +99,34 @@ func provider(gdb *gorm.DB, dialect Dialect) (*goose.Provider, *sql.DB, error) {
 		return nil, nil, err
 	}
 	gd := goose.DialectPostgres
+	var opts []goose.ProviderOption
 	if dialect == SQLite {
 		gd = goose.DialectSQLite3
+	} else {
+		// Several `vane serve` processes may start at once: an advisory lock lets one migrate.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, sqlDB, migrations.FS)
+	p, err := goose.NewProvider(gd, sqlDB, migrations.FS, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return p, sqlDB, nil
 }
 
+// sqliteMigrations serialises migrations of the embedded database within this process. SQLite is
+// the single-process default; Postgres, where many nodes meet, uses an advisory lock instead.
+var sqliteMigrations sync.Mutex
+
 // MigrateUp applies every pending migration and returns how many ran.
 func MigrateUp(ctx context.Context, gdb *gorm.DB, dialect Dialect) (int, error) {
+	if dialect == SQLite {
+		sqliteMigrations.Lock()
+		defer sqliteMigrations.Unlock()
+	}
 	p, _, err := provider(gdb, dialect)
 	if err != nil {
 		return 0, err

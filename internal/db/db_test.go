@@ -64,3 +64,24 @@ func TestForeignKeysEnforced(t *testing.T) {
 		t.Fatalf("inserting a project of a missing organisation on %s succeeded; foreign keys are off", dialect)
 	}
 }
+
+// TestConcurrentMigrate starts several migrations at once on one database, as several nodes would.
+func TestConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	gdb, dialect := testenv.OpenDB(t)
+	errc := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			_, err := db.MigrateUp(context.Background(), gdb, dialect)
+			errc <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errc; err != nil {
+			t.Errorf("concurrent MigrateUp on %s: %v", dialect, err)
+		}
+	}
+	if !gdb.Migrator().HasTable("organizations") {
+		t.Error("no schema after concurrent migrations")
+	}
+}
