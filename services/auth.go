@@ -100,6 +100,12 @@ func validUsername(u string) bool {
 	return true
 }
 
+// newUser is a new user row with a hashed password.
+func newUser(email string, username *string, name, hash string, now time.Time) *models.User {
+	return &models.User{ID: models.NewID(), Email: email, Username: username, Name: strings.TrimSpace(name),
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Version: 1}
+}
+
 // issue makes a new access token and a refresh token of family (a new family when empty), in tx.
 func (a *Auth) issue(tx *gorm.DB, u *models.User, family string) (*Tokens, error) {
 	now := a.s.now()
@@ -302,8 +308,7 @@ func (a *Auth) Signup(ctx context.Context, in SignupInput, ip string) (*Tokens, 
 	)
 	err = a.s.tx(ctx, func(tx *gorm.DB) error {
 		now := a.s.now()
-		u := &models.User{ID: models.NewID(), Email: email, Username: username, Name: strings.TrimSpace(in.Name),
-			PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Version: 1}
+		u := newUser(email, username, in.Name, hash, now)
 		if err := models.Create(tx, "a user with this email or username", u); err != nil {
 			return err
 		}
@@ -384,8 +389,7 @@ func (a *Auth) AcceptInvite(ctx context.Context, in AcceptInviteInput, ip string
 		}
 		u := existing
 		if u == nil {
-			u = &models.User{ID: models.NewID(), Email: inv.Email, Username: username, Name: strings.TrimSpace(in.Name),
-				PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Version: 1}
+			u = newUser(inv.Email, username, in.Name, hash, now)
 			if err := models.Create(tx, "a user with this username", u); err != nil {
 				return err
 			}
@@ -451,9 +455,7 @@ func (a *Auth) CreateUser(ctx context.Context, email string, username *string, n
 	if err != nil {
 		return nil, err
 	}
-	now := a.s.now()
-	u := &models.User{ID: models.NewID(), Email: email, Username: username, Name: name, PasswordHash: hash,
-		CreatedAt: now, UpdatedAt: now, Version: 1}
+	u := newUser(email, username, name, hash, a.s.now())
 	return u, models.Create(a.s.db.WithContext(ctx), "a user with this email or username", u)
 }
 

@@ -41,10 +41,8 @@ func (s *Services) Bootstrap(ctx context.Context) (*BootstrapResult, error) {
 		return nil, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		now := s.now()
 		username := res.Username
-		u := &models.User{ID: models.NewID(), Email: res.Email, Username: &username, Name: "Administrator",
-			PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Version: 1}
+		u := newUser(res.Email, &username, "Administrator", hash, s.now())
 		if err := models.Create(tx, "admin user", u); err != nil {
 			return err
 		}

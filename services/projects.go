@@ -144,6 +144,25 @@ func (p *Projects) create(tx *gorm.DB, sc Scope, in ProjectInput) (*models.Proje
 	return proj, nil
 }
 
+// nameAndDescription validates the name and description of a patch and returns the columns to set.
+func nameAndDescription(v *errs.Validation, name, description *string) map[string]any {
+	fields := map[string]any{}
+	if name != nil {
+		n := strings.TrimSpace(*name)
+		if n == "" || len(n) > 200 {
+			v.Add("name", "must be 1–200 characters")
+		}
+		fields["name"] = n
+	}
+	if description != nil {
+		if len(*description) > 2000 {
+			v.Add("description", "must be at most 2000 characters")
+		}
+		fields["description"] = *description
+	}
+	return fields
+}
+
 // ProjectPatch changes a project; nil fields stay. The key is immutable.
 type ProjectPatch struct {
 	Name        *string
@@ -153,20 +172,7 @@ type ProjectPatch struct {
 // Update changes a project's name or description.
 func (p *Projects) Update(ctx context.Context, sc Scope, ref string, patch ProjectPatch, ifMatch int64) (*models.Project, error) {
 	var v errs.Validation
-	fields := map[string]any{}
-	if patch.Name != nil {
-		n := strings.TrimSpace(*patch.Name)
-		if n == "" || len(n) > 200 {
-			v.Add("name", "must be 1–200 characters")
-		}
-		fields["name"] = n
-	}
-	if patch.Description != nil {
-		if len(*patch.Description) > 2000 {
-			v.Add("description", "must be at most 2000 characters")
-		}
-		fields["description"] = *patch.Description
-	}
+	fields := nameAndDescription(&v, patch.Name, patch.Description)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -377,20 +383,7 @@ type EnvironmentPatch struct {
 // Update changes an environment's name, description or production flag.
 func (e *Environments) Update(ctx context.Context, sc Scope, projectRef, ref string, patch EnvironmentPatch, ifMatch int64) (*Environment, error) {
 	var v errs.Validation
-	fields := map[string]any{}
-	if patch.Name != nil {
-		n := strings.TrimSpace(*patch.Name)
-		if n == "" || len(n) > 200 {
-			v.Add("name", "must be 1–200 characters")
-		}
-		fields["name"] = n
-	}
-	if patch.Description != nil {
-		if len(*patch.Description) > 2000 {
-			v.Add("description", "must be at most 2000 characters")
-		}
-		fields["description"] = *patch.Description
-	}
+	fields := nameAndDescription(&v, patch.Name, patch.Description)
 	if patch.Production != nil {
 		fields["production"] = *patch.Production
 	}
