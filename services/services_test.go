@@ -1,0 +1,112 @@
+package services_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/testenv"
+	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/services"
+)
+
+// TestConcurrentDemotionsKeepAnAdmin: two admins demote each other at the same moment. Without the
+// organisation lock both would see two admins and both succeed, leaving none.
+func TestConcurrentDemotionsKeepAnAdmin(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ctx := context.Background()
+	svc := env.Svc
+	a, err := svc.Auth.CreateUser(ctx, "a@example.test", nil, "", "password-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := svc.Orgs.Create(ctx, services.Scope{Principal: &services.Principal{Kind: services.PrincipalUser, ID: a.ID}},
+		services.OrgInput{Slug: "race", Name: "Race"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := services.SystemScope(org.ID)
+	_, tok, err := svc.Members.Invite(ctx, sc, "b@example.test", models.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Auth.AcceptInvite(ctx, services.AcceptInviteInput{Token: tok, Password: "password-b"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		results := make([]error, 2)
+		for i, who := range []string{"a@example.test", "b@example.test"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = svc.Members.UpdateRole(ctx, sc, who, models.RoleViewer, 0)
+			}()
+		}
+		wg.Wait()
+		n, err := models.CountAdmins(env.DB, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("round %d: %d admins left after concurrent demotions (errors %v), want 1", round, n, results)
+		}
+		conflicts := 0
+		for _, e := range results {
+			if errs.KindOf(e) == errs.Conflict {
+				conflicts++
+			} else if e != nil {
+				t.Fatalf("round %d: unexpected error %v", round, e)
+			}
+		}
+		if conflicts != 1 {
+			t.Fatalf("round %d: %d conflicts, want exactly 1", round, conflicts)
+		}
+		// Make both admins again for the next round.
+		for _, who := range []string{"a@example.test", "b@example.test"} {
+			if _, err := svc.Members.UpdateRole(ctx, sc, who, models.RoleAdmin, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestConcurrentRefreshUsesATokenOnce: the same refresh token presented twice at once yields one
+// new session, never two.
+func TestConcurrentRefreshUsesATokenOnce(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ctx := context.Background()
+	if _, err := env.Svc.Auth.CreateUser(ctx, "r@example.test", nil, "", "password-r"); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		tok, err := env.Svc.Auth.Login(ctx, "r@example.test", "password-r", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		results := make([]error, 4)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = env.Svc.Auth.Refresh(ctx, tok.RefreshToken)
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, e := range results {
+			if e == nil {
+				ok++
+			} else if errs.KindOf(e) != errs.Unauthorized {
+				t.Fatalf("round %d: unexpected error %v", round, e)
+			}
+		}
+		if ok > 1 {
+			t.Fatalf("round %d: one refresh token made %d new sessions", round, ok)
+		}
+	}
+}
