@@ -111,8 +111,8 @@ func (o *Orgs) List(ctx context.Context, p *Principal, opt ListOptions) (Page[mo
 	}
 	db := o.s.db.WithContext(ctx)
 	var rows []models.Organization
-	if p.Kind == PrincipalAPIKey {
-		if pg.After == "" || pg.After < p.OrgID {
+	if p.Kind == PrincipalAPIKey { // a key sees its own organisation: one item, on the first page
+		if pg.After == "" {
 			org, err := models.OrgByRef(db, p.OrgID)
 			if err != nil {
 				return Page[models.Organization]{}, err
