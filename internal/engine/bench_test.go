@@ -13,12 +13,12 @@ func benchFlag(key string) (Flag, map[string]Segment) {
 	f := boolFlag()
 	f.Key = key
 	f.Rules = []Rule{
-		{ID: "beta", Conditions: []Condition{{Segment: "beta"}}, Serve: Serve{Variation: "on"}},
-		{ID: "staff", Conditions: []Condition{{Attribute: "email", Operator: OpMatchesRegex, Values: raw(`@flagmint\.com$`)}}, Serve: Serve{Variation: "on"}},
+		{ID: "beta", Conditions: []Condition{{Segment: "beta"}}, Serve: Serve{Variation: "true"}},
+		{ID: "staff", Conditions: []Condition{{Attribute: "email", Operator: OpMatchesRegex, Values: raw(`@flagmint\.com$`)}}, Serve: Serve{Variation: "true"}},
 		{ID: "eu", Conditions: []Condition{{Attribute: "country", Operator: OpIn, Values: raw("IE", "NL", "DE", "FR", "ES", "IT", "PT", "BE", "AT", "GR", "FI", "SE")}},
-			Serve: Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"on", 50000}, {"off", 50000}}}}},
+			Serve: Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"true", 50000}, {"false", 50000}}}}},
 	}
-	f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"on", 25000}, {"off", 75000}}}}
+	f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"true", 25000}, {"false", 75000}}}}
 	return f, segs
 }
 

@@ -278,6 +278,9 @@ func (c *compiler) variations(f Flag, out *Compiled) map[string]int {
 		if strings.EqualFold(strings.TrimSpace(va.Name), "off") {
 			v.Add(field+".name", `"off" is reserved for the value served when a flag is off`)
 		}
+		if strings.EqualFold(va.ID, "off") {
+			v.Add(field+".id", `"off" is reserved for the value served when a flag is off`)
+		}
 		if len(bytes.TrimSpace(va.Value)) == 0 {
 			v.Add(field+".value", "is required")
 			continue

@@ -31,10 +31,10 @@ func ctxOf(s string) Context {
 
 // boolFlag is an ENABLED boolean flag serving true to contexts matching the conditions, false else.
 func boolFlag(conds ...Condition) Flag {
-	return Flag{Key: "f", Type: Boolean, Status: Enabled, DefaultVariation: "off",
-		Variations: []Variation{{ID: "on", Name: "On", Value: json.RawMessage("true")}, {ID: "off", Name: "Off value", Value: json.RawMessage("false")}},
-		Rules:      []Rule{{ID: "r1", Conditions: conds, Serve: Serve{Variation: "on"}}},
-		Fallthrough: Serve{Variation: "off"}}
+	return Flag{Key: "f", Type: Boolean, Status: Enabled, DefaultVariation: "false",
+		Variations: []Variation{{ID: "true", Name: "On", Value: json.RawMessage("true")}, {ID: "false", Name: "Off value", Value: json.RawMessage("false")}},
+		Rules:      []Rule{{ID: "r1", Conditions: conds, Serve: Serve{Variation: "true"}}},
+		Fallthrough: Serve{Variation: "false"}}
 }
 
 func mustCompile(t testing.TB, f Flag, segs map[string]Segment) *Compiled {
@@ -254,7 +254,7 @@ func TestNoKeyNeededWithoutBucketing(t *testing.T) {
 	// Source 003: isEnabledFor(null, null) on an enabled flag with no rules, 100% rollout.
 	f := boolFlag()
 	f.Rules = nil
-	f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"on", 100000}, {"off", 0}}}}
+	f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"true", 100000}, {"false", 0}}}}
 	if r := mustCompile(t, f, nil).Evaluate(Context{}); r.Variation != 0 || r.Reason != ReasonDefault {
 		t.Errorf("100%% rollout with an empty context = %+v, want on", r)
 	}
@@ -313,10 +313,10 @@ func TestCompileRefusesBadConfigurations(t *testing.T) {
 			f.Rules[0].Conditions = append(f.Rules[0].Conditions, Condition{Attribute: "email", Operator: OpMatchesRegex, Values: raw("([a-z")})
 		}), "rules[0].conditions[1].values[0]"},
 		{"weights not 100%", base(func(f *Flag) {
-			f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"on", 10000}, {"off", 80000}}}}
+			f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"true", 10000}, {"false", 80000}}}}
 		}), "fallthrough.rollout.variations"},
 		{"negative weight", base(func(f *Flag) {
-			f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"on", -1}, {"off", 100001}}}}
+			f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"true", -1}, {"false", 100001}}}}
 		}), "fallthrough.rollout.variations[0].weight"},
 		{"variation of the wrong type", base(func(f *Flag) { f.Variations[0].Value = json.RawMessage(`"yes"`) }), "variations[0].value"},
 		{"serving a missing variation", base(func(f *Flag) { f.Rules[0].Serve.Variation = "maybe" }), "rules[0].serve.variation"},
@@ -335,13 +335,16 @@ func TestCompileRefusesBadConfigurations(t *testing.T) {
 		{"empty attribute path part", base(func(f *Flag) { f.Rules[0].Conditions[0].Attribute = "user..email" }), "rules[0].conditions[0].attribute"},
 		{"duplicate rule id", base(func(f *Flag) { f.Rules = append(f.Rules, f.Rules[0]) }), "rules[1].id"},
 		{"off as a name", base(func(f *Flag) { f.Variations[1].Name = "Off" }), "variations[1].name"},
+		{"off as an id", base(func(f *Flag) {
+			f.Variations[1].ID, f.DefaultVariation, f.Fallthrough.Variation = "OFF", "OFF", "OFF"
+		}), "variations[1].id"},
 		{"three boolean variations", base(func(f *Flag) {
 			f.Variations = append(f.Variations, Variation{ID: "x", Name: "X", Value: json.RawMessage("true")})
 		}), "variations[2].value"},
 		{"one variation", base(func(f *Flag) { f.Variations = f.Variations[:1] }), "variations"},
 		{"missing default", base(func(f *Flag) { f.DefaultVariation = "gone" }), "default_variation"},
 		{"both serve forms", base(func(f *Flag) {
-			f.Fallthrough.Rollout = &Rollout{Variations: []WeightedVariation{{"on", 100000}}}
+			f.Fallthrough.Rollout = &Rollout{Variations: []WeightedVariation{{"true", 100000}}}
 		}), "fallthrough"},
 		{"unknown type", base(func(f *Flag) { f.Type = "date" }), "type"},
 		{"segment and attribute", base(func(f *Flag) { f.Rules[0].Conditions[0].Segment = "a" }), "rules[0].conditions[0]"},
@@ -386,7 +389,7 @@ func TestValidateSegment(t *testing.T) {
 func percentFlag(key string, p int) Flag {
 	f := boolFlag()
 	f.Key, f.Rules = key, nil
-	f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"on", p * 1000}, {"off", (100 - p) * 1000}}}}
+	f.Fallthrough = Serve{Rollout: &Rollout{Variations: []WeightedVariation{{"true", p * 1000}, {"false", (100 - p) * 1000}}}}
 	return f
 }
 
