@@ -23,6 +23,10 @@ type ErrorBody struct {
 	RequestID string            `json:"request_id,omitempty"`
 	// CurrentVersion is the resource's version when an If-Match was stale (412).
 	CurrentVersion *int64 `json:"current_version,omitempty"`
+	// Allowed lists the statuses a flag may move to, when a transition was refused (409).
+	Allowed []string `json:"allowed,omitempty"`
+	// UsedBy lists what still uses a segment that could not be deleted (409).
+	UsedBy []string `json:"used_by,omitempty"`
 }
 
 // status maps an error kind to its HTTP status: the only place that does.
@@ -66,6 +70,8 @@ func fail(c *gin.Context, err error) {
 	if v, ok := e.Meta["current_version"].(int64); ok {
 		body.CurrentVersion = &v
 	}
+	body.Allowed, _ = e.Meta["allowed"].([]string)
+	body.UsedBy, _ = e.Meta["used_by"].([]string)
 	if e.Kind == errs.RateLimited && e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))
 	}

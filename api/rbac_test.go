@@ -60,6 +60,40 @@ func freshAPIKey(s *server, a *tenant) string {
 
 const o = "/api/v1/orgs/acme"
 
+// freshFlag makes a flag in project default and walks its production config through verbs.
+func freshFlag(s *server, a *tenant, verbs ...string) string {
+	ctx := context.Background()
+	sc := services.SystemScope(a.org.ID)
+	key := testenv.Name("flag")
+	if _, err := s.Svc.Flags.Create(ctx, sc, "default", services.FlagInput{Key: key}); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, v := range verbs {
+		if _, err := s.Svc.Flags.Transition(ctx, sc, "default", key, "production", v, 0); err != nil {
+			s.t.Fatalf("%s %s: %v", v, key, err)
+		}
+	}
+	return key
+}
+
+func freshSegment(s *server, a *tenant) string {
+	key := testenv.Name("seg")
+	if _, err := s.Svc.Segments.Create(context.Background(), services.SystemScope(a.org.ID), "default",
+		services.SegmentInput{Key: key, Included: []string{"u1"}}); err != nil {
+		s.t.Fatal(err)
+	}
+	return key
+}
+
+// verbRow is a transition route whose fresh flag first walks through the given verbs.
+func verbRow(verb string, before ...string) routeCase {
+	return routeCase{min: developer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return o + "/projects/default/flags/" + freshFlag(s, a, before...) + "/environments/production/" + verb, nil
+	}}
+}
+
+const pf = o + "/projects/default/flags/"
+
 // matrix is every non-public route of the router. A route missing here fails TestRBACMatrix.
 var matrix = map[string]routeCase{
 	"GET /api/v1/me":   {min: anyone, ok: 200, build: fixed("/api/v1/me", nil)},
@@ -130,6 +164,55 @@ var matrix = map[string]routeCase{
 	"POST /api/v1/orgs/:org/projects/:project/environments/:env/sdk-keys/rotate": {min: admin, ok: 200, build: func(s *server, a *tenant) (string, any) {
 		return o + "/projects/default/environments/" + freshEnv(s, a) + "/sdk-keys/rotate", map[string]string{"kind": "both"}
 	}},
+}
+
+func init() {
+	const fr = "/api/v1/orgs/:org/projects/:project/flags"
+	const sr = "/api/v1/orgs/:org/projects/:project/segments"
+	flagPath := func(suffix string) func(*server, *tenant) (string, any) {
+		return func(s *server, a *tenant) (string, any) { return pf + freshFlag(s, a) + suffix, nil }
+	}
+	rows := map[string]routeCase{
+		"GET " + fr: {min: viewer, ok: 200, build: fixed(o+"/projects/default/flags", nil)},
+		"POST " + fr: {min: developer, ok: 201, build: func(*server, *tenant) (string, any) {
+			return o + "/projects/default/flags", map[string]string{"key": testenv.Name("f")}
+		}},
+		"GET " + fr + "/:flag": {min: viewer, ok: 200, build: flagPath("")},
+		"PATCH " + fr + "/:flag": {min: developer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+			return pf + freshFlag(s, a), map[string]string{"description": "d"}
+		}},
+		"DELETE " + fr + "/:flag":                {min: developer, ok: 204, build: flagPath("")},
+		"GET " + fr + "/:flag/environments/:env": {min: viewer, ok: 200, build: flagPath("/environments/production")},
+		"POST " + fr + "/:flag/environments/:env/evaluate": {min: viewer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+			return pf + freshFlag(s, a) + "/environments/production/evaluate", map[string]any{"context": map[string]string{"key": "u1"}}
+		}},
+		"PATCH " + fr + "/:flag/environments/:env": {min: developer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+			return pf + freshFlag(s, a) + "/environments/production", map[string]any{"rollout_percentage": 20}
+		}},
+		"POST " + fr + "/:flag/environments/:env/activate": verbRow("activate"),
+		"POST " + fr + "/:flag/environments/:env/enable":   verbRow("enable", "activate"),
+		"POST " + fr + "/:flag/environments/:env/disable":  verbRow("disable", "activate"),
+		"POST " + fr + "/:flag/environments/:env/pause":    verbRow("pause", "activate", "disable"),
+		"POST " + fr + "/:flag/environments/:env/resume":   verbRow("resume", "activate", "disable", "pause"),
+		"POST " + fr + "/:flag/environments/:env/rollout":  verbRow("rollout", "activate", "enable"),
+		"POST " + fr + "/:flag/environments/:env/archive":  verbRow("archive", "activate", "disable"),
+		"GET " + sr: {min: viewer, ok: 200, build: fixed(o+"/projects/default/segments", nil)},
+		"POST " + sr: {min: developer, ok: 201, build: func(*server, *tenant) (string, any) {
+			return o + "/projects/default/segments", map[string]any{"key": testenv.Name("s"), "included": []string{"u1"}}
+		}},
+		"GET " + sr + "/:segment": {min: viewer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+			return o + "/projects/default/segments/" + freshSegment(s, a), nil
+		}},
+		"PATCH " + sr + "/:segment": {min: developer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+			return o + "/projects/default/segments/" + freshSegment(s, a), map[string]any{"excluded": []string{"u2"}}
+		}},
+		"DELETE " + sr + "/:segment": {min: developer, ok: 204, build: func(s *server, a *tenant) (string, any) {
+			return o + "/projects/default/segments/" + freshSegment(s, a), nil
+		}},
+	}
+	for k, v := range rows {
+		matrix[k] = v
+	}
 }
 
 // public routes need no credential.

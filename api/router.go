@@ -159,5 +159,24 @@ func NewRouter(d Deps) (*Router, error) {
 	project(http.MethodDelete, p+"/environments/:env", policies.Environments, policies.Write, h.deleteEnvironment)
 	project(http.MethodPost, p+"/environments/:env/sdk-keys/rotate", policies.SDKKeys, policies.Write, h.rotateSDKKeys)
 
+	project(http.MethodGet, p+"/flags", policies.Flags, policies.Read, h.listFlags)
+	project(http.MethodPost, p+"/flags", policies.Flags, policies.Write, h.createFlag)
+	const f = p + "/flags/:flag"
+	project(http.MethodGet, f, policies.Flags, policies.Read, h.getFlag)
+	project(http.MethodPatch, f, policies.Flags, policies.Write, h.updateFlag)
+	project(http.MethodDelete, f, policies.Flags, policies.Write, h.deleteFlag)
+	project(http.MethodGet, f+"/environments/:env", policies.Flags, policies.Read, h.getConfig)
+	project(http.MethodPatch, f+"/environments/:env", policies.Flags, policies.Write, h.patchConfig)
+	for _, verb := range []string{"activate", "enable", "disable", "pause", "resume", "rollout", "archive"} {
+		project(http.MethodPost, f+"/environments/:env/"+verb, policies.Flags, policies.Write, h.transition)
+	}
+	project(http.MethodPost, f+"/environments/:env/evaluate", policies.Flags, policies.Read, h.dryRun)
+
+	project(http.MethodGet, p+"/segments", policies.Segments, policies.Read, h.listSegments)
+	project(http.MethodPost, p+"/segments", policies.Segments, policies.Write, h.createSegment)
+	project(http.MethodGet, p+"/segments/:segment", policies.Segments, policies.Read, h.getSegment)
+	project(http.MethodPatch, p+"/segments/:segment", policies.Segments, policies.Write, h.updateSegment)
+	project(http.MethodDelete, p+"/segments/:segment", policies.Segments, policies.Write, h.deleteSegment)
+
 	return r, nil
 }

@@ -15,7 +15,8 @@ import (
 func (s *server) snapshot(orgID string) string {
 	s.t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"organizations", "memberships", "invitations", "projects", "environments", "sdk_keys", "api_keys", "audit_events"} {
+	for _, table := range []string{"organizations", "memberships", "invitations", "projects", "environments", "sdk_keys",
+		"api_keys", "audit_events", "flags", "flag_configs", "segments"} {
 		col := "org_id"
 		if table == "organizations" {
 			col = "id"
@@ -51,8 +52,17 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bFlag, err := s.Svc.Flags.Create(ctx, bsc, "default", services.FlagInput{Key: "bravo-flag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bSeg, err := s.Svc.Segments.Create(ctx, bsc, "default", services.SegmentInput{Key: "bravo-seg", Included: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	theirs := map[string]string{
 		":member": bAdmin.ID, ":invitation": inv.ID, ":key": bKey.ID, ":project": b.project.ID, ":env": b.env.ID,
+		":flag": bFlag.ID, ":segment": bSeg.ID,
 	}
 	before := s.snapshot(b.org.ID)
 
@@ -63,6 +73,9 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 		}
 		_, body := rc.build(s, a)
 		// 1. B's organisation itself, with B's nested ids; 2. A's organisation with B's nested ids.
+		if strings.Contains(substitute(tmpl, "x", theirs), "/:") {
+			t.Fatalf("%s has a parameter the test has no foreign id for", tmpl)
+		}
 		paths := []string{substitute(tmpl, b.org.ID, theirs)}
 		if strings.Count(tmpl, ":") > 1 {
 			paths = append(paths, substitute(tmpl, "acme", theirs))

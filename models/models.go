@@ -112,9 +112,11 @@ type Environment struct {
 	Name        string
 	Description string
 	Production  bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64
+	// ConfigVersion counts changes to what the environment serves (flags, configs, segments).
+	ConfigVersion int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
 }
 
 // SDKKey lets an SDK read exactly one environment. A key with ExpiresAt set is in its grace period

@@ -36,6 +36,8 @@ const (
 	Environments Resource = "environments"
 	SDKKeys      Resource = "sdk_keys"
 	Audit        Resource = "audit"
+	Flags        Resource = "flags"
+	Segments     Resource = "segments"
 )
 
 // Actions.

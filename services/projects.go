@@ -352,12 +352,22 @@ func (e *Environments) Create(ctx context.Context, sc Scope, projectRef string, 
 func (e *Environments) create(tx *gorm.DB, sc Scope, proj *models.Project, in EnvironmentInput) (*models.Environment, error) {
 	now := e.s.now()
 	env := &models.Environment{ID: models.NewID(), OrgID: sc.OrgID, ProjectID: proj.ID, Key: in.Key, Name: in.Name,
-		Description: in.Description, Production: in.Production, CreatedAt: now, UpdatedAt: now, Version: 1}
+		Description: in.Description, Production: in.Production, ConfigVersion: 1, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := models.Create(tx, fmt.Sprintf("environment %q in project %q", in.Key, proj.Key), env); err != nil {
 		return nil, err
 	}
 	for _, kind := range []string{models.SDKServer, models.SDKClient} {
 		if err := models.Create(tx, "sdk key", newSDKKey(env, kind, now)); err != nil {
+			return nil, err
+		}
+	}
+	// Existing flags get a configuration here too: DRAFT, serving their off variation.
+	var flags []models.Flag
+	if err := tx.Where("org_id = ? AND project_id = ?", sc.OrgID, proj.ID).Find(&flags).Error; err != nil {
+		return nil, models.Translate(err, "flags")
+	}
+	for i := range flags {
+		if err := models.Create(tx, "flag configuration", e.s.Flags.initialConfig(&flags[i], env.ID, FlagInput{}, now)); err != nil {
 			return nil, err
 		}
 	}

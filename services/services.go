@@ -82,6 +82,9 @@ type Services struct {
 	Environments *Environments
 	Audit        *Audit
 	Housekeeping *Housekeeping
+	Flags        *Flags
+	Segments     *Segments
+	Snapshots    *Snapshots
 }
 
 // New wires the services together.
@@ -102,6 +105,9 @@ func New(d Deps) *Services {
 	s.Environments = &Environments{s: s}
 	s.Audit = &Audit{s: s}
 	s.Housekeeping = &Housekeeping{s: s}
+	s.Flags = &Flags{s: s}
+	s.Segments = &Segments{s: s}
+	s.Snapshots = newSnapshots(s)
 	return s
 }
 
@@ -110,12 +116,16 @@ func New(d Deps) *Services {
 func (s *Services) Start(ctx context.Context) {
 	go s.cache.listen(ctx)
 	go s.APIKeys.flushLoop(ctx)
+	go s.Snapshots.run(ctx, 10*time.Second)
 }
 
 // Close flushes what is buffered in memory.
 func (s *Services) Close(ctx context.Context) {
 	s.APIKeys.flush(ctx)
+	s.Snapshots.Flush(ctx)
 }
+
+func gormExpr(expr string, args ...any) any { return gorm.Expr(expr, args...) }
 
 // now is the current UTC time, truncated to microseconds (what both databases keep).
 func (s *Services) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }

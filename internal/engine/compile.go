@@ -36,12 +36,27 @@ type Compiled struct {
 	// Values are the variations' values decoded once (bool, float64, string, map, slice).
 	Values []any
 
-	defaultIdx  int
-	onIdx       int
-	targets     map[string]int
-	rules       []compiledRule
-	fall        compiledServe
-	salt        string
+	defaultIdx int
+	onIdx      int
+	targets    map[string]int
+	rules      []compiledRule
+	fall       compiledServe
+	salt       string
+	broken     bool
+}
+
+// Failed stands in for a flag whose configuration no longer compiles (say, a segment it uses
+// changed): it serves the default variation with reason ERROR instead of failing the request.
+func Failed(f Flag) *Compiled {
+	c := &Compiled{Key: f.Key, Type: f.Type, Status: f.Status, Version: f.Version, Variations: f.Variations,
+		Values: make([]any, len(f.Variations)), defaultIdx: -1, onIdx: -1, broken: true}
+	for i, v := range f.Variations {
+		_ = json.Unmarshal(v.Value, &c.Values[i])
+		if v.ID == f.DefaultVariation {
+			c.defaultIdx = i
+		}
+	}
+	return c
 }
 
 type compiledServe struct {

@@ -32,8 +32,8 @@ func ctxOf(s string) Context {
 // boolFlag is an ENABLED boolean flag serving true to contexts matching the conditions, false else.
 func boolFlag(conds ...Condition) Flag {
 	return Flag{Key: "f", Type: Boolean, Status: Enabled, DefaultVariation: "false",
-		Variations: []Variation{{ID: "true", Name: "On", Value: json.RawMessage("true")}, {ID: "false", Name: "Off value", Value: json.RawMessage("false")}},
-		Rules:      []Rule{{ID: "r1", Conditions: conds, Serve: Serve{Variation: "true"}}},
+		Variations:  []Variation{{ID: "true", Name: "On", Value: json.RawMessage("true")}, {ID: "false", Name: "Off value", Value: json.RawMessage("false")}},
+		Rules:       []Rule{{ID: "r1", Conditions: conds, Serve: Serve{Variation: "true"}}},
 		Fallthrough: Serve{Variation: "false"}}
 }
 

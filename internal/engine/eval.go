@@ -66,6 +66,12 @@ func (f *Compiled) evaluate(ctx Context, dry bool) (res Result) {
 			res = Result{Variation: f.defaultIdx, Reason: ReasonError, RuleIndex: -1, ErrorCode: ErrGeneral}
 		}
 	}()
+	if f.broken {
+		if f.Status == Archived {
+			return Result{Variation: -1, Reason: ReasonFlagNotFound, RuleIndex: -1}
+		}
+		return Result{Variation: f.defaultIdx, Reason: ReasonError, RuleIndex: -1, ErrorCode: ErrGeneral}
+	}
 	if !dry {
 		switch f.Status {
 		case Archived:

@@ -31,6 +31,8 @@ const (
 	Archived  Status = "ARCHIVED"
 )
 
+func (s Status) String() string { return string(s) }
+
 // Serving reports whether a status evaluates targeting (ACTIVE, ENABLED).
 func (s Status) Serving() bool { return s == Active || s == Enabled }
 

@@ -1,0 +1,187 @@
+package models
+
+import (
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/vanehq/vane/internal/engine"
+)
+
+// Flag is a feature flag of a project: its key, type and variations are shared by all environments.
+type Flag struct {
+	ID          string `gorm:"primaryKey"`
+	OrgID       string
+	ProjectID   string
+	Key         string
+	Name        string
+	Description string
+	Type        string
+	Variations  []engine.Variation `gorm:"serializer:json"`
+	Tags        []string           `gorm:"serializer:json"`
+	Owner       string
+	Temporary   bool
+	Archived    bool
+	Experiment  string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64
+}
+
+// FlagConfig is a flag's configuration in one environment: status, targeting, what to serve.
+type FlagConfig struct {
+	ID               string `gorm:"primaryKey"`
+	OrgID            string
+	ProjectID        string
+	EnvironmentID    string
+	FlagID           string
+	Status           string
+	DefaultVariation string
+	OnVariation      string
+	Targets          []engine.Target `gorm:"serializer:json"`
+	Rules            []engine.Rule   `gorm:"serializer:json"`
+	Fallthrough      engine.Serve    `gorm:"serializer:json"`
+	BucketBy         string
+	Salt             string
+	Evaluations      int64
+	LastEvaluatedAt  *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Version          int64
+}
+
+// Segment is a reusable audience of a project.
+type Segment struct {
+	ID          string `gorm:"primaryKey"`
+	OrgID       string
+	ProjectID   string
+	Key         string
+	Name        string
+	Description string
+	Conditions  []engine.Condition `gorm:"serializer:json"`
+	Included    []string           `gorm:"serializer:json"`
+	Excluded    []string           `gorm:"serializer:json"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64
+}
+
+// FlagByRef finds a project's flag by key or id.
+func FlagByRef(db *gorm.DB, orgID, projectID, ref string) (*Flag, error) {
+	return first[Flag](db, "flag", "org_id = ? AND project_id = ? AND (key = ? OR id = ?)", orgID, projectID, strings.ToLower(ref), ref)
+}
+
+// FlagFilter narrows a flag listing.
+type FlagFilter struct {
+	Q        string // substring of key, name or description
+	Tag      string
+	Archived *bool
+	// Status, Sort by evaluations and staleness need an environment.
+	EnvironmentID string
+	Status        string
+	StaleBefore   *time.Time // not evaluated since (or never)
+}
+
+// FlagSort orders a flag listing. Cursor pagination walks ids, so sorted lists use offsets.
+type FlagSort string
+
+// Flag sorts.
+const (
+	SortKey         FlagSort = "key"
+	SortUpdatedAt   FlagSort = "updated_at"
+	SortEvaluations FlagSort = "evaluations"
+	SortCreated     FlagSort = ""
+)
+
+// ListFlags lists a project's flags with a filter; with an environment, each comes with its config.
+func ListFlags(db *gorm.DB, orgID, projectID string, f FlagFilter, sort FlagSort, p Page, offset int) ([]Flag, error) {
+	q := db.Model(&Flag{}).Where("flags.org_id = ? AND flags.project_id = ?", orgID, projectID)
+	if f.Q != "" {
+		like := "%" + strings.ToLower(f.Q) + "%"
+		q = q.Where("(LOWER(flags.key) LIKE ? OR LOWER(flags.name) LIKE ? OR LOWER(flags.description) LIKE ?)", like, like, like)
+	}
+	if f.Tag != "" {
+		q = q.Where("flags.tags LIKE ?", `%"`+strings.ReplaceAll(f.Tag, `"`, "")+`"%`)
+	}
+	if f.Archived != nil {
+		q = q.Where("flags.archived = ?", *f.Archived)
+	}
+	if f.EnvironmentID != "" {
+		q = q.Joins("JOIN flag_configs fc ON fc.flag_id = flags.id AND fc.environment_id = ?", f.EnvironmentID)
+		if f.Status != "" {
+			q = q.Where("fc.status = ?", f.Status)
+		}
+		if f.StaleBefore != nil {
+			q = q.Where("(fc.last_evaluated_at IS NULL OR fc.last_evaluated_at < ?)", *f.StaleBefore)
+		}
+	}
+	var rows []Flag
+	switch sort {
+	case SortKey:
+		q = q.Order("flags.key ASC")
+	case SortUpdatedAt:
+		q = q.Order("flags.updated_at DESC").Order("flags.id DESC")
+	case SortEvaluations:
+		q = q.Order("fc.evaluations DESC").Order("flags.id ASC")
+	default:
+		return rows, Translate(p.apply(q, "flags.id", false).Find(&rows).Error, "flags")
+	}
+	q = q.Offset(offset)
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit + 1)
+	}
+	return rows, Translate(q.Find(&rows).Error, "flags")
+}
+
+// ConfigOf finds a flag's configuration in an environment.
+func ConfigOf(db *gorm.DB, orgID, flagID, envID string) (*FlagConfig, error) {
+	return first[FlagConfig](db, "flag configuration", "org_id = ? AND flag_id = ? AND environment_id = ?", orgID, flagID, envID)
+}
+
+// ConfigsOfFlags loads the configurations of flags in an environment, by flag id.
+func ConfigsOfFlags(db *gorm.DB, orgID, envID string, flagIDs []string) (map[string]*FlagConfig, error) {
+	var rows []FlagConfig
+	err := db.Where("org_id = ? AND environment_id = ? AND flag_id IN ?", orgID, envID, flagIDs).Find(&rows).Error
+	out := make(map[string]*FlagConfig, len(rows))
+	for i := range rows {
+		out[rows[i].FlagID] = &rows[i]
+	}
+	return out, Translate(err, "flag configurations")
+}
+
+// SegmentByRef finds a project's segment by key or id.
+func SegmentByRef(db *gorm.DB, orgID, projectID, ref string) (*Segment, error) {
+	return first[Segment](db, "segment", "org_id = ? AND project_id = ? AND (key = ? OR id = ?)", orgID, projectID, strings.ToLower(ref), ref)
+}
+
+// SegmentsOfProject lists every segment of a project (for compiling flags).
+func SegmentsOfProject(db *gorm.DB, orgID, projectID string) ([]Segment, error) {
+	var rows []Segment
+	err := db.Where("org_id = ? AND project_id = ?", orgID, projectID).Order("id").Find(&rows).Error
+	return rows, Translate(err, "segments")
+}
+
+// ListSegments pages through a project's segments.
+func ListSegments(db *gorm.DB, orgID, projectID string, p Page) ([]Segment, error) {
+	var rows []Segment
+	err := p.apply(db.Where("org_id = ? AND project_id = ?", orgID, projectID), "id", false).Find(&rows).Error
+	return rows, Translate(err, "segments")
+}
+
+// BumpConfigVersion marks that what environments serve has changed. With no environment ids, every
+// environment of the project is bumped (a change to a flag's variations or to a segment).
+func BumpConfigVersion(db *gorm.DB, orgID, projectID string, envIDs ...string) error {
+	q := db.Model(&Environment{}).Where("org_id = ? AND project_id = ?", orgID, projectID)
+	if len(envIDs) > 0 {
+		q = q.Where("id IN ?", envIDs)
+	}
+	return Translate(q.Update("config_version", gorm.Expr("config_version + 1")).Error, "environment")
+}
+
+// EnvironmentsOfProject lists a project's environments.
+func EnvironmentsOfProject(db *gorm.DB, orgID, projectID string) ([]Environment, error) {
+	var rows []Environment
+	err := db.Where("org_id = ? AND project_id = ?", orgID, projectID).Order("id").Find(&rows).Error
+	return rows, Translate(err, "environments")
+}
