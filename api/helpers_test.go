@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vanehq/vane/api"
 	"github.com/vanehq/vane/internal/config"
@@ -23,7 +24,8 @@ import (
 type server struct {
 	t *testing.T
 	*testenv.Env
-	router *api.Router
+	router     *api.Router
+	ctxTimeout time.Duration
 }
 
 func newServer(t *testing.T, mutate ...func(*config.Config)) *server {
@@ -65,6 +67,14 @@ func (r response) errorField() (code, field string) {
 	return e.Error.Code, field
 }
 
+// reqFor sends a request that is cancelled after d (for streams).
+func (s *server) reqFor(d time.Duration, method, path string, body any, headers ...string) response {
+	s.t.Helper()
+	s.ctxTimeout = d
+	defer func() { s.ctxTimeout = 0 }()
+	return s.req(method, path, body, headers...)
+}
+
 // req sends a request; body may be a string (sent as is) or any value (sent as JSON).
 // headers are name, value pairs; the name "auth" sets a bearer credential.
 func (s *server) req(method, path string, body any, headers ...string) response {
@@ -86,6 +96,11 @@ func (s *server) req(method, path string, body any, headers ...string) response 
 		rd = bytes.NewReader(buf)
 	}
 	r := httptest.NewRequest(method, path, rd)
+	if s.ctxTimeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), s.ctxTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	if _, chunked := body.(io.Reader); chunked {
 		r.ContentLength = -1 // unknown length: the limit must hold while reading
 	}

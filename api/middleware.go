@@ -178,54 +178,57 @@ var scopeRoles = map[string]string{"admin": "ADMIN", "write": "DEVELOPER", "read
 // another organisation exists), and asks the enforcer whether its role may do act on res (403).
 func (h *handlers) authorize(res policies.Resource, act policies.Action, boundOK bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx := c.Request.Context()
-		p := principalOf(c)
-		org, err := h.svc.Auth.ResolveOrg(ctx, c.Param("org"))
+		sc, err := h.scopeIn(c, c.Param("org"), res, act, boundOK)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		notFound := errs.NotFoundf("organization not found")
-		var subjects []string
-		role := ""
-		switch p.Kind {
-		case services.PrincipalAPIKey:
-			if p.OrgID != org.ID {
-				fail(c, notFound)
-				return
-			}
-			for _, s := range p.Scopes {
-				subjects = append(subjects, policies.ScopeSubject(s))
-			}
-			for _, s := range []string{"admin", "write", "read"} {
-				if slices.Contains(p.Scopes, s) {
-					role = scopeRoles[s]
-					break
-				}
-			}
-		default:
-			if role, err = h.svc.Auth.RoleIn(ctx, org.ID, p.ID); err != nil {
-				fail(c, err)
-				return
-			}
-			if role == "" {
-				fail(c, notFound)
-				return
-			}
-			subjects = []string{role}
-		}
-		if p.Bound() && !boundOK {
-			fail(c, errs.Forbiddenf("this API key is restricted to one project; it cannot use organization-wide routes"))
-			return
-		}
-		if !h.enforcer.Allow(org.ID, subjects, res, act) {
-			fail(c, errs.Forbiddenf("your role does not allow %s on %s", act, res))
-			return
-		}
-		c.Set(ctxScope, services.Scope{OrgID: org.ID, OrgSlug: org.Slug, Principal: p, Role: role,
-			RequestID: requestID(c), IP: c.ClientIP()})
+		c.Set(ctxScope, sc)
 		c.Next()
 	}
+}
+
+// scopeIn is authorize's decision for an organisation named by orgRef.
+func (h *handlers) scopeIn(c *gin.Context, orgRef string, res policies.Resource, act policies.Action, boundOK bool) (services.Scope, error) {
+	ctx := c.Request.Context()
+	p := principalOf(c)
+	org, err := h.svc.Auth.ResolveOrg(ctx, orgRef)
+	if err != nil {
+		return services.Scope{}, err
+	}
+	notFound := errs.NotFoundf("organization not found")
+	var subjects []string
+	role := ""
+	switch p.Kind {
+	case services.PrincipalAPIKey:
+		if p.OrgID != org.ID {
+			return services.Scope{}, notFound
+		}
+		for _, s := range p.Scopes {
+			subjects = append(subjects, policies.ScopeSubject(s))
+		}
+		for _, s := range []string{"admin", "write", "read"} {
+			if slices.Contains(p.Scopes, s) {
+				role = scopeRoles[s]
+				break
+			}
+		}
+	default:
+		if role, err = h.svc.Auth.RoleIn(ctx, org.ID, p.ID); err != nil {
+			return services.Scope{}, err
+		}
+		if role == "" {
+			return services.Scope{}, notFound
+		}
+		subjects = []string{role}
+	}
+	if p.Bound() && !boundOK {
+		return services.Scope{}, errs.Forbiddenf("this API key is restricted to one project; it cannot use organization-wide routes")
+	}
+	if !h.enforcer.Allow(org.ID, subjects, res, act) {
+		return services.Scope{}, errs.Forbiddenf("your role does not allow %s on %s", act, res)
+	}
+	return services.Scope{OrgID: org.ID, OrgSlug: org.Slug, Principal: p, Role: role, RequestID: requestID(c), IP: c.ClientIP()}, nil
 }
 
 // can asks the enforcer about the current scope, for responses that show more to some roles.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/models"
@@ -27,6 +28,13 @@ type routeCase struct {
 	ok       int
 	userOnly bool // API keys are refused (403) even with the admin scope
 	build    func(s *server, a *tenant) (path string, body any)
+	// sdk routes take only SDK keys (client keys get 403 where serverOnly); everyone else 401.
+	sdk, serverOnly bool
+	// own: the environment comes from the credential, so another organisation's member works in
+	// their own organisation; ownMissing is their status when the path names acme's flag.
+	own        bool
+	ownMissing bool
+	stream     bool // a Server-Sent Events route: the request is cut short
 }
 
 func fixed(path string, body any) func(*server, *tenant) (string, any) {
@@ -210,6 +218,33 @@ func init() {
 			return o + "/projects/default/segments/" + freshSegment(s, a), nil
 		}},
 	}
+	const ff = "/api/v1/feature-flags"
+	simpleFlag := func(s *server, a *tenant) (string, any) { return ff + "/" + freshFlag(s, a), nil }
+	ctxBody := map[string]any{"context": map[string]any{"targetingKey": "user-1"}}
+	rows["GET "+ff] = routeCase{min: viewer, ok: 200, own: true, build: fixed(ff, nil)}
+	rows["POST "+ff] = routeCase{min: developer, ok: 201, own: true, build: func(*server, *tenant) (string, any) {
+		return ff, map[string]any{"key": testenv.Name("s"), "rollout_percentage": 10}
+	}}
+	rows["GET "+ff+"/:key"] = routeCase{min: viewer, ok: 200, own: true, ownMissing: true, build: simpleFlag}
+	rows["PUT "+ff+"/:key"] = routeCase{min: developer, ok: 200, own: true, ownMissing: true, build: func(s *server, a *tenant) (string, any) {
+		return ff + "/" + freshFlag(s, a), map[string]any{"rollout_percentage": 30}
+	}}
+	rows["PATCH "+ff+"/:key"] = routeCase{min: developer, ok: 200, own: true, ownMissing: true, build: func(s *server, a *tenant) (string, any) {
+		return ff + "/" + freshFlag(s, a), map[string]any{"description": "x"}
+	}}
+	rows["DELETE "+ff+"/:key"] = routeCase{min: developer, ok: 204, own: true, ownMissing: true, build: simpleFlag}
+	rows["POST "+ff+"/:key/evaluate"] = routeCase{sdk: true, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return ff + "/" + freshFlag(s, a, "activate") + "/evaluate", map[string]any{"user_id": "u1"}
+	}}
+	rows["GET "+ff+"/evaluate"] = routeCase{sdk: true, ok: 200, build: fixed(ff+"/evaluate?user_id=42", nil)}
+	rows["POST "+ff+"/evaluate"] = routeCase{sdk: true, ok: 200, build: fixed(ff+"/evaluate", map[string]any{"org_id": 47})}
+	rows["GET /api/v1/sdk/config"] = routeCase{sdk: true, serverOnly: true, ok: 200, build: fixed("/api/v1/sdk/config", nil)}
+	rows["GET /api/v1/sdk/stream"] = routeCase{sdk: true, serverOnly: true, ok: 200, stream: true, build: fixed("/api/v1/sdk/stream", nil)}
+	rows["POST /ofrep/v1/evaluate/flags/:key"] = routeCase{sdk: true, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return "/ofrep/v1/evaluate/flags/" + freshFlag(s, a), ctxBody
+	}}
+	rows["POST /ofrep/v1/evaluate/flags"] = routeCase{sdk: true, ok: 200, build: fixed("/ofrep/v1/evaluate/flags", ctxBody)}
+	rows["GET /ofrep/v1/stream"] = routeCase{sdk: true, ok: 200, stream: true, build: fixed("/ofrep/v1/stream", nil)}
 	for k, v := range rows {
 		matrix[k] = v
 	}
@@ -236,7 +271,7 @@ func TestRBACMatrix(t *testing.T) {
 		if r.Access.Public != publicRoutes[key] {
 			t.Errorf("%s: public = %v, want %v", key, r.Access.Public, publicRoutes[key])
 		}
-		if !r.Access.Public && !r.Access.Authenticated && (r.Access.Resource == "" || r.Access.Action == "") {
+		if !r.Access.Public && !r.Access.Authenticated && !r.Access.SDK && (r.Access.Resource == "" || r.Access.Action == "") {
 			t.Errorf("%s declares no resource and action", key)
 		}
 	}
@@ -264,8 +299,8 @@ func TestRBACMatrix(t *testing.T) {
 		{"api key admin", a.keyA, admin, true, false},
 		{"api key write", a.keyWrite, developer, true, false},
 		{"api key read", a.keyRead, viewer, true, false},
-		{"sdk server key", a.sdkServer, -1, false, false},
-		{"sdk client key", a.sdkClient, -1, false, false},
+		{"sdk server key", a.sdkServer, -2, false, false},
+		{"sdk client key", a.sdkClient, -3, false, false},
 		{"no credential", "", -1, false, false},
 		{"ADMIN of another organisation", b.admin, admin, false, true},
 	}
@@ -275,8 +310,16 @@ func TestRBACMatrix(t *testing.T) {
 			path, body := rc.build(s, a)
 			want := rc.ok
 			switch {
-			case c.rank < 0:
+			case rc.sdk && c.rank == -3 && rc.serverOnly:
+				want = http.StatusForbidden
+			case rc.sdk && c.rank <= -2:
+				want = rc.ok
+			case rc.sdk || c.rank < 0:
 				want = http.StatusUnauthorized
+			case c.outside && rc.own && rc.ownMissing:
+				want = http.StatusNotFound
+			case c.outside && rc.own:
+				want = rc.ok
 			case c.outside && rc.min > anyone:
 				want = http.StatusNotFound
 			case rc.userOnly && c.apiKey:
@@ -284,11 +327,15 @@ func TestRBACMatrix(t *testing.T) {
 			case c.rank < rc.min:
 				want = http.StatusForbidden
 			}
+			header := []string{"auth", c.token}
+			if c.apiKey || c.rank <= -2 { // API and SDK keys travel in X-API-Key; users' tokens in Authorization
+				header = []string{"X-API-Key", c.token}
+			}
 			var r response
-			if c.apiKey { // API keys travel in X-API-Key; users' tokens in Authorization
-				r = s.req(method, path, body, "X-API-Key", c.token)
+			if rc.stream {
+				r = s.reqFor(100*time.Millisecond, method, path, body, header...)
 			} else {
-				r = s.req(method, path, body, "auth", c.token)
+				r = s.req(method, path, body, header...)
 			}
 			if r.Code != want {
 				t.Errorf("%s as %s = %d, want %d (%s)", route, c.name, r.Code, want, r.Body)

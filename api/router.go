@@ -57,6 +57,8 @@ type Access struct {
 	Resource      policies.Resource // for organisation routes
 	Action        policies.Action
 	BoundOK       bool // a project-bound API key may use it
+	SDK           bool // an SDK key of one environment (evaluation)
+	ServerOnly    bool // only the server-side SDK key
 }
 
 // Route is one declared route.
@@ -171,6 +173,32 @@ func NewRouter(d Deps) (*Router, error) {
 		project(http.MethodPost, f+"/environments/:env/"+verb, policies.Flags, policies.Write, h.transition)
 	}
 	project(http.MethodPost, f+"/environments/:env/evaluate", policies.Flags, policies.Read, h.dryRun)
+
+	// The simple API of sources 000 and 003: one environment, chosen by the credential.
+	simple := func(method, path string, res policies.Resource, act policies.Action, fn gin.HandlerFunc) {
+		r.Routes = append(r.Routes, Route{method, path, Access{Resource: res, Action: act, BoundOK: true}})
+		e.Handle(method, path, h.authenticate, h.simpleAccess(res, act), fn)
+	}
+	simple(http.MethodGet, v1+"/feature-flags", policies.Flags, policies.Read, h.listSimpleFlags)
+	simple(http.MethodPost, v1+"/feature-flags", policies.Flags, policies.Write, h.createSimpleFlag)
+	simple(http.MethodGet, v1+"/feature-flags/:key", policies.Flags, policies.Read, h.getSimpleFlag)
+	simple(http.MethodPut, v1+"/feature-flags/:key", policies.Flags, policies.Write, h.updateSimpleFlag)
+	simple(http.MethodPatch, v1+"/feature-flags/:key", policies.Flags, policies.Write, h.updateSimpleFlag)
+	simple(http.MethodDelete, v1+"/feature-flags/:key", policies.Flags, policies.Write, h.deleteSimpleFlag)
+
+	// Evaluation: SDK keys only, answered from the in-memory snapshot.
+	sdk := func(method, path string, serverOnly, bare bool, fn gin.HandlerFunc) {
+		r.Routes = append(r.Routes, Route{method, path, Access{SDK: true, ServerOnly: serverOnly}})
+		e.Handle(method, path, h.sdkAuth(serverOnly, bare), fn)
+	}
+	sdk(http.MethodPost, v1+"/feature-flags/:key/evaluate", false, false, h.evaluateFlag)
+	sdk(http.MethodGet, v1+"/feature-flags/evaluate", false, false, h.evaluateAll)
+	sdk(http.MethodPost, v1+"/feature-flags/evaluate", false, false, h.evaluateAll)
+	sdk(http.MethodGet, v1+"/sdk/config", true, false, h.sdkConfig)
+	sdk(http.MethodGet, v1+"/sdk/stream", true, false, h.sdkStream)
+	sdk(http.MethodPost, "/ofrep/v1/evaluate/flags/:key", false, true, h.ofrepEvaluate)
+	sdk(http.MethodPost, "/ofrep/v1/evaluate/flags", false, true, h.ofrepBulk)
+	sdk(http.MethodGet, "/ofrep/v1/stream", false, true, h.ofrepStream)
 
 	project(http.MethodGet, p+"/segments", policies.Segments, policies.Read, h.listSegments)
 	project(http.MethodPost, p+"/segments", policies.Segments, policies.Write, h.createSegment)

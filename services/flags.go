@@ -37,6 +37,8 @@ type FlagInput struct {
 	OnVariation      string
 	Status           engine.Status // DRAFT (default), or ACTIVE/ENABLED to start serving
 	Config           *ConfigPatch  // targeting applied in every environment
+	// ConfigEnvironment, when set, limits Status and Config to that environment (the simple API).
+	ConfigEnvironment string
 }
 
 // FlagWithConfigs is a flag and, by environment id, its configurations.
@@ -268,9 +270,13 @@ func (fl *Flags) Create(ctx context.Context, sc Scope, projectRef string, in Fla
 		out = &FlagWithConfigs{Flag: *f, Configs: map[string]*models.FlagConfig{}, EnvKeys: map[string]string{}}
 		for _, env := range envs {
 			out.EnvKeys[env.ID] = env.Key
-			c := fl.initialConfig(f, env.ID, in, now)
-			if in.Config != nil {
-				if err := fl.applyPatch(f, c, *in.Config); err != nil {
+			here := in
+			if in.ConfigEnvironment != "" && env.ID != in.ConfigEnvironment {
+				here.Status, here.Config = "", nil
+			}
+			c := fl.initialConfig(f, env.ID, here, now)
+			if here.Config != nil {
+				if err := fl.applyPatch(f, c, *here.Config); err != nil {
 					return err
 				}
 			}
@@ -479,9 +485,23 @@ type FlagPatch struct {
 
 // Update changes a flag. New variations must still satisfy every environment's configuration.
 func (fl *Flags) Update(ctx context.Context, sc Scope, projectRef, ref string, patch FlagPatch, ifMatch int64) (*FlagWithConfigs, error) {
-	var v errs.Validation
 	var f *models.Flag
 	err := fl.s.tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		f, err = fl.update(tx, sc, projectRef, ref, patch, ifMatch)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fl.s.changed(ctx, sc.OrgID, f.ProjectID)
+	return fl.Get(ctx, sc, projectRef, f.ID)
+}
+
+func (fl *Flags) update(tx *gorm.DB, sc Scope, projectRef, ref string, patch FlagPatch, ifMatch int64) (*models.Flag, error) {
+	var v errs.Validation
+	var f *models.Flag
+	err := func() error {
 		p, before, err := fl.resolve(tx, sc, projectRef, ref)
 		if err != nil {
 			return err
@@ -558,12 +578,8 @@ func (fl *Flags) Update(ctx context.Context, sc Scope, projectRef, ref string, p
 			return err
 		}
 		return fl.s.audit(tx, sc, "feature_flag.updated", "flag", f.ID, p.Key+"/"+f.Key, flagView(before), flagView(f))
-	})
-	if err != nil {
-		return nil, err
-	}
-	fl.s.changed(ctx, sc.OrgID, f.ProjectID)
-	return fl.Get(ctx, sc, projectRef, f.ID)
+	}()
+	return f, err
 }
 
 // Delete removes a flag from every environment. Evaluations of its key then get FLAG_NOT_FOUND and
@@ -740,28 +756,8 @@ func checkTransition(from, to engine.Status) error {
 func (fl *Flags) PatchConfig(ctx context.Context, sc Scope, projectRef, flagRef, envRef string, p ConfigPatch, ifMatch int64) (*Config, error) {
 	var out *Config
 	err := fl.s.tx(ctx, func(tx *gorm.DB) error {
-		cur, err := fl.resolveConfig(tx, sc, projectRef, flagRef, envRef)
-		if err != nil {
-			return err
-		}
-		if ifMatch > 0 && ifMatch != cur.Version {
-			return errs.StaleVersion("flag configuration", cur.Version)
-		}
-		before := cur.FlagConfig
-		after := before
-		if err := fl.applyPatch(&cur.Flag, &after, p); err != nil {
-			return err
-		}
-		target := engine.Status(before.Status)
-		switch {
-		case p.Status != nil:
-			target = engine.Status(strings.ToUpper(string(*p.Status)))
-		case p.Enabled != nil && !*p.Enabled:
-			target = engine.Disabled
-		case p.Enabled != nil && *p.Enabled:
-			target = enableTarget(engine.Status(before.Status))
-		}
-		out, err = fl.write(tx, sc, cur, before, after, target, ifMatch)
+		var err error
+		out, err = fl.patchConfig(tx, sc, projectRef, flagRef, envRef, p, ifMatch)
 		return err
 	})
 	if err != nil {
@@ -769,6 +765,31 @@ func (fl *Flags) PatchConfig(ctx context.Context, sc Scope, projectRef, flagRef,
 	}
 	fl.s.changed(ctx, sc.OrgID, out.Flag.ProjectID)
 	return out, nil
+}
+
+func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string, p ConfigPatch, ifMatch int64) (*Config, error) {
+	cur, err := fl.resolveConfig(tx, sc, projectRef, flagRef, envRef)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch > 0 && ifMatch != cur.Version {
+		return nil, errs.StaleVersion("flag configuration", cur.Version)
+	}
+	before := cur.FlagConfig
+	after := before
+	if err := fl.applyPatch(&cur.Flag, &after, p); err != nil {
+		return nil, err
+	}
+	target := engine.Status(before.Status)
+	switch {
+	case p.Status != nil:
+		target = engine.Status(strings.ToUpper(string(*p.Status)))
+	case p.Enabled != nil && !*p.Enabled:
+		target = engine.Disabled
+	case p.Enabled != nil && *p.Enabled:
+		target = enableTarget(engine.Status(before.Status))
+	}
+	return fl.write(tx, sc, cur, before, after, target, ifMatch)
 }
 
 // enableTarget is where "enabled: true" leads from a status: serving, by the shortest legal way.

@@ -187,7 +187,7 @@ func (o *Orgs) Delete(ctx context.Context, sc Scope, confirm string) error {
 	if err != nil {
 		return err
 	}
-	o.s.cache.Invalidate(ctx, "org:", orgRolesPrefix(sc.OrgID), "apikey:")
+	o.s.cache.Invalidate(ctx, "org:", orgRolesPrefix(sc.OrgID), "apikey:", "sdkkey:")
 	return nil
 }
 

@@ -196,6 +196,7 @@ func (p *Projects) Update(ctx context.Context, sc Scope, ref string, patch Proje
 
 // Delete removes a project with its environments and everything in them; confirm must be its key.
 func (p *Projects) Delete(ctx context.Context, sc Scope, ref, confirm string) error {
+	defer p.s.cache.Invalidate(ctx, "sdkkey:")
 	return p.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, err := p.resolve(tx, sc, ref)
 		if err != nil {
@@ -426,6 +427,7 @@ func (e *Environments) Update(ctx context.Context, sc Scope, projectRef, ref str
 
 // Delete removes an environment and everything in it; confirm must be its key.
 func (e *Environments) Delete(ctx context.Context, sc Scope, projectRef, ref, confirm string) error {
+	defer e.s.cache.Invalidate(ctx, "sdkkey:")
 	return e.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, env, err := e.resolve(tx, sc, projectRef, ref)
 		if err != nil {
@@ -468,6 +470,7 @@ func (e *Environments) RotateKeys(ctx context.Context, sc Scope, projectRef, ref
 		return nil, err
 	}
 	var out *Environment
+	defer e.s.cache.Invalidate(ctx, "sdkkey:")
 	err := e.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, env, err := e.resolve(tx, sc, projectRef, ref)
 		if err != nil {

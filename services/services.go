@@ -85,6 +85,7 @@ type Services struct {
 	Flags        *Flags
 	Segments     *Segments
 	Snapshots    *Snapshots
+	Simple       *Simple
 }
 
 // New wires the services together.
@@ -108,6 +109,7 @@ func New(d Deps) *Services {
 	s.Flags = &Flags{s: s}
 	s.Segments = &Segments{s: s}
 	s.Snapshots = newSnapshots(s)
+	s.Simple = &Simple{s: s}
 	return s
 }
 

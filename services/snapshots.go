@@ -27,12 +27,15 @@ type Snapshot struct {
 	Keys           []string // flag keys in order, for bulk evaluation
 	// Config is the environment's full configuration as JSON, for SDKs that evaluate locally.
 	Config []byte
+	gen    int64 // the entry's generation when the build began
 }
 
 // SnapshotFlag is one compiled flag and its evaluation counters.
 type SnapshotFlag struct {
 	*engine.Compiled
-	counter *flagCounter
+	// RolloutPercentage is the share getting the "on" variation (source 000's field).
+	RolloutPercentage float64
+	counter           *flagCounter
 }
 
 // Count records one evaluation for the batched flush (never a database write here).
@@ -75,47 +78,92 @@ type Snapshots struct {
 	counters sync.Map // config id → *flagCounter
 	poll     time.Duration
 	rebuilds atomic.Int64
+	watchMu  sync.Mutex
+	watchers map[string]map[chan *Snapshot]struct{}
+}
+
+// Watch returns a channel that receives each new snapshot of an environment (only the latest if
+// the reader falls behind), and a function to stop watching.
+func (sn *Snapshots) Watch(envID string) (<-chan *Snapshot, func()) {
+	ch := make(chan *Snapshot, 1)
+	sn.watchMu.Lock()
+	if sn.watchers[envID] == nil {
+		sn.watchers[envID] = map[chan *Snapshot]struct{}{}
+	}
+	sn.watchers[envID][ch] = struct{}{}
+	sn.watchMu.Unlock()
+	return ch, func() {
+		sn.watchMu.Lock()
+		delete(sn.watchers[envID], ch)
+		if len(sn.watchers[envID]) == 0 {
+			delete(sn.watchers, envID)
+		}
+		sn.watchMu.Unlock()
+	}
+}
+
+func (sn *Snapshots) notify(snap *Snapshot) {
+	sn.watchMu.Lock()
+	defer sn.watchMu.Unlock()
+	for ch := range sn.watchers[snap.EnvironmentID] {
+		select {
+		case <-ch: // drop the stale one the reader has not taken yet
+		default:
+		}
+		ch <- snap
+	}
 }
 
 type snapEntry struct {
-	projectID string
+	projectID atomic.Value // string
 	ptr       atomic.Pointer[Snapshot]
-	build     sync.Mutex // one rebuild at a time per environment
+	build     sync.Mutex   // one rebuild at a time per environment
+	gen       atomic.Int64 // bumped by every change notice; a snapshot older than it is stale
 }
 
 func newSnapshots(s *Services) *Snapshots {
-	return &Snapshots{s: s, envs: map[string]*snapEntry{}, poll: 5 * time.Second}
+	return &Snapshots{s: s, envs: map[string]*snapEntry{}, poll: 5 * time.Second, watchers: map[string]map[chan *Snapshot]struct{}{}}
 }
 
 // Rebuilds counts snapshot builds since start (a metric).
 func (sn *Snapshots) Rebuilds() int64 { return sn.rebuilds.Load() }
 
-// Get returns the environment's current snapshot, building it on first use.
+// Get returns the environment's current snapshot, building it on first use and rebuilding it
+// when a change notice made it stale, so a read after a write sees the write.
 func (sn *Snapshots) Get(ctx context.Context, envID string) (*Snapshot, error) {
 	sn.mu.RLock()
 	e := sn.envs[envID]
 	sn.mu.RUnlock()
 	if e != nil {
-		if snap := e.ptr.Load(); snap != nil {
+		if snap := e.ptr.Load(); snap != nil && snap.gen >= e.gen.Load() {
 			return snap, nil
 		}
 	}
 	return sn.rebuild(ctx, envID)
 }
 
-func (sn *Snapshots) entry(envID, projectID string) *snapEntry {
+func (sn *Snapshots) entry(envID string) *snapEntry {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	e := sn.envs[envID]
 	if e == nil {
-		e = &snapEntry{projectID: projectID}
+		e = &snapEntry{}
+		e.projectID.Store("")
 		sn.envs[envID] = e
 	}
 	return e
 }
 
-// rebuild compiles an environment afresh and swaps the new snapshot in.
+// rebuild compiles an environment afresh and swaps the new snapshot in, unless another caller
+// just did so for the current generation.
 func (sn *Snapshots) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
+	e := sn.entry(envID)
+	e.build.Lock()
+	defer e.build.Unlock()
+	gen := e.gen.Load()
+	if cur := e.ptr.Load(); cur != nil && cur.gen >= gen {
+		return cur, nil
+	}
 	snap, err := sn.Build(ctx, envID)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotFound { // the environment is gone: forget it
@@ -125,13 +173,14 @@ func (sn *Snapshots) rebuild(ctx context.Context, envID string) (*Snapshot, erro
 		}
 		return nil, err
 	}
-	e := sn.entry(envID, snap.ProjectID)
-	e.build.Lock()
-	defer e.build.Unlock()
-	if cur := e.ptr.Load(); cur == nil || cur.Version <= snap.Version {
-		e.ptr.Store(snap)
+	snap.gen = gen
+	e.projectID.Store(snap.ProjectID)
+	cur := e.ptr.Load()
+	e.ptr.Store(snap)
+	if cur != nil && snap.Version > cur.Version {
+		sn.notify(snap)
 	}
-	return e.ptr.Load(), nil
+	return snap, nil
 }
 
 // Build compiles one environment from the database.
@@ -176,7 +225,8 @@ func (sn *Snapshots) Build(ctx context.Context, envID string) (*Snapshot, error)
 				"flag", f.Key, "environment", env.Key, "err", err)
 			compiled = engine.Failed(ef)
 		}
-		snap.Flags[f.Key] = &SnapshotFlag{Compiled: compiled, counter: sn.counter(c.ID, len(f.Variations))}
+		snap.Flags[f.Key] = &SnapshotFlag{Compiled: compiled, RolloutPercentage: RolloutPercentage(f, c),
+			counter: sn.counter(c.ID, len(f.Variations))}
 		if engine.Status(c.Status) != engine.Archived {
 			snap.Keys = append(snap.Keys, f.Key)
 			doc.Flags = append(doc.Flags, ef)
@@ -204,17 +254,19 @@ func (sn *Snapshots) counter(configID string, variations int) *flagCounter {
 	return actual.(*flagCounter)
 }
 
-// invalidateProject rebuilds, in the background, every loaded environment of a project.
+// invalidateProject marks every loaded environment of a project stale (the next read rebuilds it)
+// and rebuilds them in the background so the next read rarely has to wait.
 func (sn *Snapshots) invalidateProject(projectID string) {
 	sn.mu.RLock()
-	var ids []string
+	var stale []string
 	for id, e := range sn.envs {
-		if e.projectID == projectID {
-			ids = append(ids, id)
+		if e.projectID.Load().(string) == projectID {
+			e.gen.Add(1)
+			stale = append(stale, id)
 		}
 	}
 	sn.mu.RUnlock()
-	for _, id := range ids {
+	for _, id := range stale {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -280,6 +332,11 @@ func (sn *Snapshots) pollVersions(ctx context.Context) {
 	for _, r := range rows {
 		seen[r.ID] = true
 		if r.ConfigVersion != cur[r.ID] {
+			sn.mu.RLock()
+			if e := sn.envs[r.ID]; e != nil {
+				e.gen.Add(1)
+			}
+			sn.mu.RUnlock()
 			if _, err := sn.rebuild(ctx, r.ID); err != nil {
 				sn.s.log.Warn("rebuild snapshot", "environment", r.ID, "err", err)
 			}

@@ -45,6 +45,9 @@ type Compiled struct {
 	broken     bool
 }
 
+// DefaultIndex is the index of the default variation, -1 if none.
+func (f *Compiled) DefaultIndex() int { return f.defaultIdx }
+
 // Failed stands in for a flag whose configuration no longer compiles (say, a segment it uses
 // changed): it serves the default variation with reason ERROR instead of failing the request.
 func Failed(f Flag) *Compiled {

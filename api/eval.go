@@ -1,0 +1,329 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/services"
+)
+
+const ctxSDK = "vane.sdk"
+
+// sdkAuth resolves the request's SDK key (X-API-Key or Authorization: Bearer) from memory.
+// serverOnly refuses client keys (403). bare answers failures without a body (OFREP).
+func (h *handlers) sdkAuth(serverOnly, bare bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		info, err := h.svc.Environments.SDKKey(c.Request.Context(), credential(c))
+		if err == nil && serverOnly && info.Key.Kind != models.SDKServer {
+			err = errs.Forbiddenf("this route needs the environment's server-side SDK key (srv-…)")
+		}
+		if err != nil {
+			if bare {
+				c.AbortWithStatus(status(errs.KindOf(err)))
+				return
+			}
+			fail(c, err)
+			return
+		}
+		c.Set(ctxSDK, info)
+		c.Next()
+	}
+}
+
+func sdkOf(c *gin.Context) *services.SDKKeyInfo { return c.MustGet(ctxSDK).(*services.SDKKeyInfo) }
+
+// EvaluateRequest is source 000's evaluation request.
+type EvaluateRequest struct {
+	UserID     any            `json:"user_id" swaggertype:"string" example:"user-123"`
+	Attributes map[string]any `json:"attributes"`
+	// Context is an OpenFeature-style evaluation context, merged over attributes.
+	Context map[string]any `json:"context,omitempty"`
+}
+
+// EvaluateResponse is one evaluated flag.
+type EvaluateResponse struct {
+	FlagKey           string  `json:"flag_key" example:"new-checkout-flow"`
+	Enabled           bool    `json:"enabled"`
+	Value             any     `json:"value"`
+	Variation         string  `json:"variation,omitempty"`
+	Reason            string  `json:"reason" example:"SPLIT"`
+	RuleID            string  `json:"rule_id,omitempty"`
+	RolloutPercentage float64 `json:"rollout_percentage"`
+	ErrorCode         string  `json:"error_code,omitempty"`
+	Version           int64   `json:"version"`
+}
+
+// idString accepts an id as a string or a whole number (source 003's numeric ids).
+func idString(field string, v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case float64:
+		if x == float64(int64(x)) {
+			return strconv.FormatInt(int64(x), 10), nil
+		}
+	}
+	return "", errs.Field(field, "must be a string or a whole number")
+}
+
+func (r *EvaluateRequest) context() (engine.Context, error) {
+	user, err := idString("user_id", r.UserID)
+	if err != nil {
+		return nil, err
+	}
+	attrs := map[string]any{}
+	for k, v := range r.Attributes {
+		attrs[k] = v
+	}
+	for k, v := range r.Context {
+		attrs[k] = v
+	}
+	if _, err := services.CheckContext(attrs, "attributes"); err != nil {
+		return nil, err
+	}
+	if user != "" {
+		attrs["key"] = user
+		attrs[services.AttrUserID] = user
+	}
+	return services.CheckContext(attrs, "attributes")
+}
+
+// restReason is the reason as the REST API states it (DESIGN §2's list; ROLLED_OUT is DEFAULT).
+func restReason(r engine.Reason) string {
+	if r == engine.ReasonStatic {
+		return string(engine.ReasonDefault)
+	}
+	return string(r)
+}
+
+func toEvaluation(key string, e services.Evaluation) EvaluateResponse {
+	out := EvaluateResponse{FlagKey: key, Enabled: e.Enabled(), Value: e.Value(), Variation: e.VariationID(),
+		Reason: restReason(e.Result.Reason), ErrorCode: e.Result.ErrorCode}
+	if e.Flag != nil {
+		out.RuleID = e.Flag.RuleID(e.Result)
+		out.RolloutPercentage = e.Flag.RolloutPercentage
+		out.Version = e.Flag.Version
+	}
+	return out
+}
+
+// evaluateFlag godoc
+//
+//	@Summary		Evaluate one flag (source 000)
+//	@Description	Evaluates a flag of the SDK key's environment for a user and attributes. A flag that does not exist answers reason FLAG_NOT_FOUND with enabled false: the safe default. Never 500 for a well-formed request.
+//	@Tags			evaluation
+//	@Accept			json
+//	@Produce		json
+//	@Security		ApiKeyAuth
+//	@Param			key		path		string			true	"flag key"
+//	@Param			body	body		EvaluateRequest	true	"who is asking"
+//	@Success		200		{object}	EvaluateResponse
+//	@Failure		400		{object}	ErrorResponse
+//	@Failure		401		{object}	ErrorResponse
+//	@Failure		422		{object}	ErrorResponse
+//	@Router			/api/v1/feature-flags/{key}/evaluate [post]
+func (h *handlers) evaluateFlag(c *gin.Context) {
+	var req EvaluateRequest
+	if c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	ctx, err := req.context()
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	key := c.Param("key")
+	e, err := h.svc.Environments.Evaluate(c.Request.Context(), sdkOf(c).EnvironmentID, key, ctx)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toEvaluation(key, e))
+}
+
+// BulkEvaluateRequest is source 003's request for every flag at once.
+type BulkEvaluateRequest struct {
+	UserID     any            `json:"user_id" swaggertype:"string" example:"42"`
+	OrgID      any            `json:"org_id" swaggertype:"string" example:"47"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+// evaluateAll godoc
+//
+//	@Summary		Evaluate every flag (source 003)
+//	@Description	All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.
+//	@Tags			evaluation
+//	@Accept			json
+//	@Produce		json
+//	@Security		ApiKeyAuth
+//	@Param			user_id	query		string				false	"user id (GET)"
+//	@Param			org_id	query		string				false	"organisation id (GET)"
+//	@Param			body	body		BulkEvaluateRequest	false	"who is asking (POST)"
+//	@Success		200		{object}	map[string]any
+//	@Failure		400		{object}	ErrorResponse
+//	@Failure		401		{object}	ErrorResponse
+//	@Router			/api/v1/feature-flags/evaluate [get]
+//	@Router			/api/v1/feature-flags/evaluate [post]
+func (h *handlers) evaluateAll(c *gin.Context) {
+	var req BulkEvaluateRequest
+	if c.Request.Method == http.MethodPost && c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			fail(c, err)
+			return
+		}
+	} else {
+		req.UserID, req.OrgID = nilIfEmpty(c.Query("user_id")), nilIfEmpty(c.Query("org_id"))
+	}
+	user, err := idString("user_id", req.UserID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	org, err := idString("org_id", req.OrgID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if _, err := services.CheckContext(req.Attributes, "attributes"); err != nil {
+		fail(c, err)
+		return
+	}
+	_, evals, err := h.svc.Environments.EvaluateAll(c.Request.Context(), sdkOf(c).EnvironmentID, services.ContextFor003(user, org, req.Attributes))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make(map[string]any, len(evals))
+	for _, e := range evals {
+		if _, isBool := e.Value().(bool); isBool || e.Value() == nil {
+			out[e.Flag.Key] = e.Enabled()
+		} else {
+			out[e.Flag.Key] = e.Value()
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// sdkConfig godoc
+//
+//	@Summary		Download the environment's configuration
+//	@Description	Everything a server-side SDK needs to evaluate locally with Vane's engine: flags with their configurations and the segments. Server SDK key only. ETag is the environment's version; If-None-Match answers 304.
+//	@Tags			sdk
+//	@Produce		json
+//	@Security		ApiKeyAuth
+//	@Param			If-None-Match	header		string	false	"the ETag already held"
+//	@Success		200				{object}	services.SDKConfig
+//	@Success		304
+//	@Failure		401	{object}	ErrorResponse
+//	@Failure		403	{object}	ErrorResponse
+//	@Router			/api/v1/sdk/config [get]
+func (h *handlers) sdkConfig(c *gin.Context) {
+	snap, err := h.svc.Snapshots.Get(c.Request.Context(), sdkOf(c).EnvironmentID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	tag := `"` + strconv.FormatInt(snap.Version, 10) + `"`
+	c.Header("ETag", tag)
+	if matchesETag(c.GetHeader("If-None-Match"), tag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", snap.Config)
+}
+
+func matchesETag(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == tag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// heartbeat keeps idle streams (and the proxies in front of them) alive.
+const heartbeat = 15 * time.Second
+
+// sdkStream godoc
+//
+//	@Summary		Stream configuration changes (Server-Sent Events)
+//	@Description	Server SDK key only. Sends event "config" with the full configuration on connect and after every change, and a comment line as heartbeat every 15 s.
+//	@Tags			sdk
+//	@Produce		text/event-stream
+//	@Security		ApiKeyAuth
+//	@Success		200
+//	@Failure		401	{object}	ErrorResponse
+//	@Failure		403	{object}	ErrorResponse
+//	@Router			/api/v1/sdk/stream [get]
+func (h *handlers) sdkStream(c *gin.Context) {
+	h.stream(c, func(snap *services.Snapshot) (string, []byte) { return "config", snap.Config })
+}
+
+// stream serves Server-Sent Events: one event now, one on every new snapshot, heartbeats between.
+func (h *handlers) stream(c *gin.Context, event func(*services.Snapshot) (string, []byte)) {
+	envID := sdkOf(c).EnvironmentID
+	updates, stop := h.svc.Snapshots.Watch(envID)
+	defer stop()
+	snap, err := h.svc.Snapshots.Get(c.Request.Context(), envID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	w := c.Writer
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Connection", "keep-alive")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(s *services.Snapshot) bool {
+		name, data := event(s)
+		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", s.Version, name, data)
+		w.Flush()
+		return err == nil
+	}
+	if !send(snap) {
+		return
+	}
+	last := snap.Version
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.Request.Context().Done():
+			return
+		case s := <-updates:
+			if s.Version > last {
+				last = s.Version
+				if !send(s) {
+					return
+				}
+			}
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+				return
+			}
+			w.Flush()
+		}
+	}
+}

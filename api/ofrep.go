@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/services"
+)
+
+// OFREP (OpenFeature Remote Evaluation Protocol) keeps its own shapes and error codes.
+
+// OFREPRequest is an evaluation request.
+type OFREPRequest struct {
+	Context map[string]any `json:"context"`
+}
+
+// OFREPSuccess is one evaluated flag.
+type OFREPSuccess struct {
+	Key      string         `json:"key"`
+	Reason   string         `json:"reason" example:"TARGETING_MATCH"`
+	Variant  string         `json:"variant"`
+	Value    any            `json:"value"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// OFREPError is a flag that could not be evaluated.
+type OFREPError struct {
+	Key          string `json:"key"`
+	ErrorCode    string `json:"errorCode" example:"FLAG_NOT_FOUND"`
+	ErrorDetails string `json:"errorDetails,omitempty"`
+}
+
+// OFREPBulk is every flag evaluated for one context.
+type OFREPBulk struct {
+	Flags        []any              `json:"flags"`
+	Metadata     map[string]any     `json:"metadata"`
+	EventStreams []OFREPEventStream `json:"eventStreams,omitempty"`
+}
+
+// OFREPEventStream advertises where to hear that evaluations should be fetched again.
+type OFREPEventStream struct {
+	Type               string `json:"type" example:"sse"`
+	URL                string `json:"url"`
+	InactivityDelaySec int    `json:"inactivityDelaySec"`
+}
+
+// ofrepContext reads the request's context; the error is an OFREP error code and details.
+func ofrepContext(c *gin.Context) (engine.Context, []byte, string, string) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return nil, nil, "PARSE_ERROR", "could not read the request body"
+	}
+	var raw struct {
+		Context json.RawMessage `json:"context"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &raw); err != nil {
+			return nil, body, "PARSE_ERROR", "the request body is not a JSON object"
+		}
+	}
+	var m map[string]any
+	if t := bytes.TrimSpace(raw.Context); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		if t[0] != '{' {
+			return nil, body, "INVALID_CONTEXT", "context must be a JSON object"
+		}
+		if err := json.Unmarshal(t, &m); err != nil {
+			return nil, body, "PARSE_ERROR", "context is not valid JSON"
+		}
+	}
+	ctx, err := services.CheckContext(m, "context")
+	if err != nil {
+		return nil, body, "INVALID_CONTEXT", err.Error()
+	}
+	return ctx, body, "", ""
+}
+
+func ofrepResult(key string, e services.Evaluation) (int, any) {
+	switch {
+	case e.Result.Reason == engine.ReasonFlagNotFound:
+		return http.StatusNotFound, OFREPError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist in this environment"}
+	case e.Result.ErrorCode == engine.ErrTargetingKeyMissing:
+		return http.StatusBadRequest, OFREPError{Key: key, ErrorCode: "TARGETING_KEY_MISSING", ErrorDetails: "this flag's rollout needs a targetingKey in the context"}
+	}
+	md := map[string]any{"version": e.Flag.Version}
+	if id := e.Flag.RuleID(e.Result); id != "" {
+		md["ruleId"] = id
+	}
+	return http.StatusOK, OFREPSuccess{Key: key, Reason: string(e.Result.Reason), Variant: e.VariationID(), Value: e.Value(), Metadata: md}
+}
+
+// ofrepEvaluate godoc
+//
+//	@Summary		OFREP: evaluate one flag
+//	@Description	OpenFeature Remote Evaluation Protocol. Authenticate with a server or client SDK key (X-API-Key or Authorization: Bearer). 400 carries PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING; 404 FLAG_NOT_FOUND; 401/403 have no body.
+//	@Tags			ofrep
+//	@Accept			json
+//	@Produce		json
+//	@Security		ApiKeyAuth
+//	@Param			key		path		string			true	"flag key"
+//	@Param			body	body		OFREPRequest	true	"evaluation context"
+//	@Success		200		{object}	OFREPSuccess
+//	@Failure		400		{object}	OFREPError
+//	@Failure		401
+//	@Failure		404	{object}	OFREPError
+//	@Router			/ofrep/v1/evaluate/flags/{key} [post]
+func (h *handlers) ofrepEvaluate(c *gin.Context) {
+	key := c.Param("key")
+	ctx, _, code, details := ofrepContext(c)
+	if code != "" {
+		c.JSON(http.StatusBadRequest, OFREPError{Key: key, ErrorCode: code, ErrorDetails: details})
+		return
+	}
+	e, err := h.svc.Environments.Evaluate(c.Request.Context(), sdkOf(c).EnvironmentID, key, ctx)
+	if err != nil {
+		logger(c).Error("ofrep evaluation failed", "err", err)
+		c.JSON(http.StatusInternalServerError, OFREPError{Key: key, ErrorCode: "GENERAL", ErrorDetails: "internal error"})
+		return
+	}
+	c.JSON(ofrepResult(key, e))
+}
+
+// ofrepBulk godoc
+//
+//	@Summary		OFREP: evaluate every flag
+//	@Description	Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and the context; If-None-Match answers 304. eventStreams advertises an SSE stream of {"type":"refetchEvaluation","etag":…} events.
+//	@Tags			ofrep
+//	@Accept			json
+//	@Produce		json
+//	@Security		ApiKeyAuth
+//	@Param			If-None-Match	header		string			false	"the ETag already held"
+//	@Param			body			body		OFREPRequest	true	"evaluation context"
+//	@Success		200				{object}	OFREPBulk
+//	@Success		304
+//	@Failure		400	{object}	OFREPError
+//	@Failure		401
+//	@Router			/ofrep/v1/evaluate/flags [post]
+func (h *handlers) ofrepBulk(c *gin.Context) {
+	ctx, body, code, details := ofrepContext(c)
+	if code != "" {
+		c.JSON(http.StatusBadRequest, gin.H{"errorCode": code, "errorDetails": details})
+		return
+	}
+	snap, evals, err := h.svc.Environments.EvaluateAll(c.Request.Context(), sdkOf(c).EnvironmentID, ctx)
+	if err != nil {
+		logger(c).Error("ofrep bulk evaluation failed", "err", err)
+		c.JSON(http.StatusInternalServerError, gin.H{"errorCode": "GENERAL", "errorDetails": "internal error"})
+		return
+	}
+	tag := `"` + strconv.FormatInt(snap.Version, 10) + "-" + strconv.FormatUint(uint64(engine.Bucket("ctx", string(body))), 36) + `"`
+	c.Header("ETag", tag)
+	if matchesETag(c.GetHeader("If-None-Match"), tag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	out := OFREPBulk{Flags: make([]any, 0, len(evals)), Metadata: map[string]any{"version": snap.Version},
+		EventStreams: []OFREPEventStream{{Type: "sse", URL: "/ofrep/v1/stream", InactivityDelaySec: 120}}}
+	for _, e := range evals {
+		_, item := ofrepResult(e.Flag.Key, e)
+		out.Flags = append(out.Flags, item)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ofrepStream godoc
+//
+//	@Summary		OFREP: hear when to evaluate again (Server-Sent Events)
+//	@Description	Sends {"type":"refetchEvaluation","etag":"<version>"} on connect and after every configuration change of the SDK key's environment.
+//	@Tags			ofrep
+//	@Produce		text/event-stream
+//	@Security		ApiKeyAuth
+//	@Success		200
+//	@Failure		401
+//	@Router			/ofrep/v1/stream [get]
+func (h *handlers) ofrepStream(c *gin.Context) {
+	h.stream(c, func(snap *services.Snapshot) (string, []byte) {
+		b, _ := json.Marshal(map[string]string{"type": "refetchEvaluation", "etag": strconv.FormatInt(snap.Version, 10)})
+		return "message", b
+	})
+}
