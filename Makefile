@@ -48,7 +48,7 @@ $(SWAG):
 
 swagger: $(SWAG) ## regenerate docs/ from the swag annotations
 	$(SWAG) fmt -d ./api
-	$(SWAG) init --quiet -g router.go -d ./api,./internal/errs,./internal/engine --parseInternal -o docs --outputTypes go,json,yaml
+	$(SWAG) init --quiet -g router.go -d ./api,./internal/errs,./internal/engine,./services --parseInternal -o docs --outputTypes go,json,yaml
 
 swagger-check: swagger ## regenerate docs/ and fail if it changed
 	@git diff --exit-code --stat -- docs api || (echo "docs/ is stale: run make swagger and commit" && exit 1)

@@ -269,6 +269,576 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/feature-flags": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "The flags of one environment in the flat shape of sources 000 and 003. The environment is the API key's, or X-Vane-Environment (org/project/env), or the user's first.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "simple"
+                ],
+                "summary": "List flags of one environment (simple API)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organization/project/environment",
+                        "name": "X-Vane-Environment",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "type": "array",
+                            "items": {
+                                "$ref": "#/definitions/services.SimpleFlag"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Source 000's {key, name, description, rollout_percentage, status, targeting_rules} or source 003's {key, name, description, enabled, rules: {org_ids, user_ids, percentage}}. The flag exists in every environment of the project; this body configures it in the request's environment.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "simple"
+                ],
+                "summary": "Create a flag (simple API)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organization/project/environment",
+                        "name": "X-Vane-Environment",
+                        "in": "header"
+                    },
+                    {
+                        "description": "the flag",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.SimpleRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/services.SimpleFlag"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/feature-flags/evaluate": {
+            "get": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {\"flag_key\": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "evaluation"
+                ],
+                "summary": "Evaluate every flag (source 003)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "user id (GET)",
+                        "name": "user_id",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "organisation id (GET)",
+                        "name": "org_id",
+                        "in": "query"
+                    },
+                    {
+                        "description": "who is asking (POST)",
+                        "name": "body",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/api.BulkEvaluateRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": true
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {\"flag_key\": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "evaluation"
+                ],
+                "summary": "Evaluate every flag (source 003)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "user id (GET)",
+                        "name": "user_id",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "organisation id (GET)",
+                        "name": "org_id",
+                        "in": "query"
+                    },
+                    {
+                        "description": "who is asking (POST)",
+                        "name": "body",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/api.BulkEvaluateRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": true
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/feature-flags/{key}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "simple"
+                ],
+                "summary": "Get a flag of one environment (simple API)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organization/project/environment",
+                        "name": "X-Vane-Environment",
+                        "in": "header"
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "key",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/services.SimpleFlag"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Partial bodies, as in source 000's PUT examples ({\"targeting_rules\": …}, {\"rollout_percentage\": 10, \"status\": \"ACTIVE\"}) and source 003's ({\"rules\": {\"percentage\": 25}}, {\"enabled\": false} — the kill switch, which keeps the rules).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "simple"
+                ],
+                "summary": "Update a flag of one environment (simple API)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organization/project/environment",
+                        "name": "X-Vane-Environment",
+                        "in": "header"
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "key",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "changes",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.SimpleRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/services.SimpleFlag"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Deletes the flag from every environment; evaluations then get the safe default.",
+                "tags": [
+                    "simple"
+                ],
+                "summary": "Delete a flag (simple API)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organization/project/environment",
+                        "name": "X-Vane-Environment",
+                        "in": "header"
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "key",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Partial bodies, as in source 000's PUT examples ({\"targeting_rules\": …}, {\"rollout_percentage\": 10, \"status\": \"ACTIVE\"}) and source 003's ({\"rules\": {\"percentage\": 25}}, {\"enabled\": false} — the kill switch, which keeps the rules).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "simple"
+                ],
+                "summary": "Update a flag of one environment (simple API)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organization/project/environment",
+                        "name": "X-Vane-Environment",
+                        "in": "header"
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "key",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "changes",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.SimpleRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/services.SimpleFlag"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/feature-flags/{key}/evaluate": {
+            "post": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Evaluates a flag of the SDK key's environment for a user and attributes. A flag that does not exist answers reason FLAG_NOT_FOUND with enabled false: the safe default. Never 500 for a well-formed request.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "evaluation"
+                ],
+                "summary": "Evaluate one flag (source 000)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "flag key",
+                        "name": "key",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "who is asking",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.EvaluateRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.EvaluateResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/me": {
             "get": {
                 "security": [
@@ -3855,6 +4425,88 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/sdk/config": {
+            "get": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Everything a server-side SDK needs to evaluate locally with Vane's engine: flags with their configurations and the segments. Server SDK key only. ETag is the environment's version; If-None-Match answers 304.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sdk"
+                ],
+                "summary": "Download the environment's configuration",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "the ETag already held",
+                        "name": "If-None-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/services.SDKConfig"
+                        }
+                    },
+                    "304": {
+                        "description": "Not Modified"
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/sdk/stream": {
+            "get": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Server SDK key only. Sends event \"config\" with the full configuration on connect and after every change, and a comment line as heartbeat every 15 s.",
+                "produces": [
+                    "text/event-stream"
+                ],
+                "tags": [
+                    "sdk"
+                ],
+                "summary": "Stream configuration changes (Server-Sent Events)",
+                "responses": {
+                    "200": {
+                        "description": "OK"
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/healthz": {
             "get": {
                 "produces": [
@@ -3870,6 +4522,149 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.HealthResponse"
                         }
+                    }
+                }
+            }
+        },
+        "/ofrep/v1/evaluate/flags": {
+            "post": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and the context; If-None-Match answers 304. eventStreams advertises an SSE stream of {\"type\":\"refetchEvaluation\",\"etag\":…} events.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "ofrep"
+                ],
+                "summary": "OFREP: evaluate every flag",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "the ETag already held",
+                        "name": "If-None-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "evaluation context",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPBulk"
+                        }
+                    },
+                    "304": {
+                        "description": "Not Modified"
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPError"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized"
+                    }
+                }
+            }
+        },
+        "/ofrep/v1/evaluate/flags/{key}": {
+            "post": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "OpenFeature Remote Evaluation Protocol. Authenticate with a server or client SDK key (X-API-Key or Authorization: Bearer). 400 carries PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING; 404 FLAG_NOT_FOUND; 401/403 have no body.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "ofrep"
+                ],
+                "summary": "OFREP: evaluate one flag",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "flag key",
+                        "name": "key",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "evaluation context",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPSuccess"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPError"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized"
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.OFREPError"
+                        }
+                    }
+                }
+            }
+        },
+        "/ofrep/v1/stream": {
+            "get": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Sends {\"type\":\"refetchEvaluation\",\"etag\":\"\u003cversion\u003e\"} on connect and after every configuration change of the SDK key's environment.",
+                "produces": [
+                    "text/event-stream"
+                ],
+                "tags": [
+                    "ofrep"
+                ],
+                "summary": "OFREP: hear when to evaluate again (Server-Sent Events)",
+                "responses": {
+                    "200": {
+                        "description": "OK"
+                    },
+                    "401": {
+                        "description": "Unauthorized"
                     }
                 }
             }
@@ -4097,6 +4892,23 @@ const docTemplate = `{
                 "type": {
                     "type": "string",
                     "example": "project"
+                }
+            }
+        },
+        "api.BulkEvaluateRequest": {
+            "type": "object",
+            "properties": {
+                "attributes": {
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "org_id": {
+                    "type": "string",
+                    "example": "47"
+                },
+                "user_id": {
+                    "type": "string",
+                    "example": "42"
                 }
             }
         },
@@ -4382,6 +5194,56 @@ const docTemplate = `{
             "properties": {
                 "error": {
                     "$ref": "#/definitions/api.ErrorBody"
+                }
+            }
+        },
+        "api.EvaluateRequest": {
+            "type": "object",
+            "properties": {
+                "attributes": {
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "context": {
+                    "description": "Context is an OpenFeature-style evaluation context, merged over attributes.",
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "user_id": {
+                    "type": "string",
+                    "example": "user-123"
+                }
+            }
+        },
+        "api.EvaluateResponse": {
+            "type": "object",
+            "properties": {
+                "enabled": {
+                    "type": "boolean"
+                },
+                "error_code": {
+                    "type": "string"
+                },
+                "flag_key": {
+                    "type": "string",
+                    "example": "new-checkout-flow"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "SPLIT"
+                },
+                "rollout_percentage": {
+                    "type": "number"
+                },
+                "rule_id": {
+                    "type": "string"
+                },
+                "value": {},
+                "variation": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
                 }
             }
         },
@@ -4765,6 +5627,84 @@ const docTemplate = `{
                 }
             }
         },
+        "api.OFREPBulk": {
+            "type": "object",
+            "properties": {
+                "eventStreams": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.OFREPEventStream"
+                    }
+                },
+                "flags": {
+                    "type": "array",
+                    "items": {}
+                },
+                "metadata": {
+                    "type": "object",
+                    "additionalProperties": {}
+                }
+            }
+        },
+        "api.OFREPError": {
+            "type": "object",
+            "properties": {
+                "errorCode": {
+                    "type": "string",
+                    "example": "FLAG_NOT_FOUND"
+                },
+                "errorDetails": {
+                    "type": "string"
+                },
+                "key": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.OFREPEventStream": {
+            "type": "object",
+            "properties": {
+                "inactivityDelaySec": {
+                    "type": "integer"
+                },
+                "type": {
+                    "type": "string",
+                    "example": "sse"
+                },
+                "url": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.OFREPRequest": {
+            "type": "object",
+            "properties": {
+                "context": {
+                    "type": "object",
+                    "additionalProperties": {}
+                }
+            }
+        },
+        "api.OFREPSuccess": {
+            "type": "object",
+            "properties": {
+                "key": {
+                    "type": "string"
+                },
+                "metadata": {
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "TARGETING_MATCH"
+                },
+                "value": {},
+                "variant": {
+                    "type": "string"
+                }
+            }
+        },
         "api.OrganizationList": {
             "type": "object",
             "properties": {
@@ -5115,6 +6055,42 @@ const docTemplate = `{
                 }
             }
         },
+        "api.SimpleRequest": {
+            "type": "object",
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "enabled": {
+                    "type": "boolean"
+                },
+                "key": {
+                    "type": "string",
+                    "example": "new-checkout-flow"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "New Checkout Flow"
+                },
+                "rollout_percentage": {
+                    "type": "number",
+                    "example": 10
+                },
+                "rules": {
+                    "type": "object"
+                },
+                "status": {
+                    "type": "string",
+                    "example": "DRAFT"
+                },
+                "targeting_rules": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/services.SimpleRule"
+                    }
+                }
+            }
+        },
         "api.TokenResponse": {
             "type": "object",
             "properties": {
@@ -5186,6 +6162,56 @@ const docTemplate = `{
                 }
             }
         },
+        "engine.Flag": {
+            "type": "object",
+            "properties": {
+                "bucket_by": {
+                    "type": "string"
+                },
+                "default_variation": {
+                    "type": "string"
+                },
+                "fallthrough": {
+                    "$ref": "#/definitions/engine.Serve"
+                },
+                "key": {
+                    "type": "string"
+                },
+                "on_variation": {
+                    "type": "string"
+                },
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Rule"
+                    }
+                },
+                "salt": {
+                    "type": "string"
+                },
+                "status": {
+                    "$ref": "#/definitions/engine.Status"
+                },
+                "targets": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Target"
+                    }
+                },
+                "type": {
+                    "$ref": "#/definitions/engine.Type"
+                },
+                "variations": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Variation"
+                    }
+                },
+                "version": {
+                    "type": "integer"
+                }
+            }
+        },
         "engine.Reason": {
             "type": "string",
             "enum": [
@@ -5238,6 +6264,32 @@ const docTemplate = `{
                 },
                 "serve": {
                     "$ref": "#/definitions/engine.Serve"
+                }
+            }
+        },
+        "engine.Segment": {
+            "type": "object",
+            "properties": {
+                "conditions": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Condition"
+                    }
+                },
+                "excluded": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "included": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "key": {
+                    "type": "string"
                 }
             }
         },
@@ -5338,6 +6390,110 @@ const docTemplate = `{
                 },
                 "message": {
                     "type": "string"
+                }
+            }
+        },
+        "services.SDKConfig": {
+            "type": "object",
+            "properties": {
+                "environment": {
+                    "type": "string"
+                },
+                "flags": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Flag"
+                    }
+                },
+                "segments": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Segment"
+                    }
+                },
+                "version": {
+                    "type": "integer"
+                }
+            }
+        },
+        "services.SimpleFlag": {
+            "type": "object",
+            "properties": {
+                "created_at": {
+                    "type": "string"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "enabled": {
+                    "type": "boolean"
+                },
+                "environment": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "key": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "rollout_percentage": {
+                    "type": "number"
+                },
+                "rules": {
+                    "$ref": "#/definitions/services.SimpleRules"
+                },
+                "status": {
+                    "type": "string"
+                },
+                "targeting_rules": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/services.SimpleRule"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
+                }
+            }
+        },
+        "services.SimpleRule": {
+            "type": "object",
+            "properties": {
+                "attribute": {
+                    "type": "string"
+                },
+                "operator": {
+                    "type": "string"
+                },
+                "value": {
+                    "type": "object"
+                }
+            }
+        },
+        "services.SimpleRules": {
+            "type": "object",
+            "properties": {
+                "org_ids": {
+                    "type": "array",
+                    "items": {
+                        "type": "object"
+                    }
+                },
+                "percentage": {
+                    "type": "number"
+                },
+                "user_ids": {
+                    "type": "array",
+                    "items": {
+                        "type": "object"
+                    }
                 }
             }
         }
