@@ -16,6 +16,30 @@ import (
 	"github.com/vanehq/vane/services"
 )
 
+// bindLenient decodes a body like bindJSON but tolerates unknown fields: evaluation requests from
+// SDKs newer than this server may carry fields it does not know yet.
+func bindLenient(c *gin.Context, dst any) error {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+		}
+		return errs.Wrap(errs.Malformed, err, "could not read the request body")
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil
+	}
+	if body[0] != '{' {
+		return errs.New(errs.Malformed, "the request body must be a JSON object")
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
 // bindJSON decodes the body strictly into dst: valid JSON, one object, no unknown fields, the right
 // types. Every failure names the field at fault.
 func bindJSON(c *gin.Context, dst any) error {

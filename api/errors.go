@@ -78,7 +78,9 @@ func fail(c *gin.Context, err error) {
 	if e.Kind == errs.Unauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="vane"`)
 	}
-	logger(c).Debug("request refused", "err", err, "request_id", rid)
+	if log := logger(c); log.Enabled(c.Request.Context(), slog.LevelDebug) {
+		log.Debug("request refused", "err", err, "request_id", rid)
+	}
 	c.AbortWithStatusJSON(status(e.Kind), ErrorResponse{Error: body})
 }
 

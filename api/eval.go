@@ -81,15 +81,12 @@ func (r *EvaluateRequest) context() (engine.Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	attrs := map[string]any{}
-	for k, v := range r.Attributes {
-		attrs[k] = v
+	attrs := r.Attributes // decoded for this request alone: ours to extend
+	if attrs == nil {
+		attrs = map[string]any{}
 	}
 	for k, v := range r.Context {
 		attrs[k] = v
-	}
-	if _, err := services.CheckContext(attrs, "attributes"); err != nil {
-		return nil, err
 	}
 	if user != "" {
 		attrs["key"] = user
@@ -134,11 +131,9 @@ func toEvaluation(key string, e services.Evaluation) EvaluateResponse {
 //	@Router			/api/v1/feature-flags/{key}/evaluate [post]
 func (h *handlers) evaluateFlag(c *gin.Context) {
 	var req EvaluateRequest
-	if c.Request.ContentLength != 0 {
-		if err := bindJSON(c, &req); err != nil {
-			fail(c, err)
-			return
-		}
+	if err := bindLenient(c, &req); err != nil {
+		fail(c, err)
+		return
 	}
 	ctx, err := req.context()
 	if err != nil {
@@ -179,8 +174,8 @@ type BulkEvaluateRequest struct {
 //	@Router			/api/v1/feature-flags/evaluate [post]
 func (h *handlers) evaluateAll(c *gin.Context) {
 	var req BulkEvaluateRequest
-	if c.Request.Method == http.MethodPost && c.Request.ContentLength != 0 {
-		if err := bindJSON(c, &req); err != nil {
+	if c.Request.Method == http.MethodPost {
+		if err := bindLenient(c, &req); err != nil {
 			fail(c, err)
 			return
 		}

@@ -22,13 +22,13 @@ import (
 
 // server is the real router on real services, a real database and Redis.
 type server struct {
-	t *testing.T
+	t testing.TB
 	*testenv.Env
 	router     *api.Router
 	ctxTimeout time.Duration
 }
 
-func newServer(t *testing.T, mutate ...func(*config.Config)) *server {
+func newServer(t testing.TB, mutate ...func(*config.Config)) *server {
 	t.Helper()
 	env := testenv.New(t, mutate...)
 	enf, err := policies.New()
@@ -123,7 +123,7 @@ func (s *server) req(method, path string, body any, headers ...string) response 
 }
 
 // want fails the test unless the response has the status.
-func (r response) want(t *testing.T, code int) response {
+func (r response) want(t testing.TB, code int) response {
 	t.Helper()
 	if r.Code != code {
 		t.Fatalf("status = %d, want %d; body: %s", r.Code, code, r.Body)
@@ -131,7 +131,7 @@ func (r response) want(t *testing.T, code int) response {
 	return r
 }
 
-func decode[T any](t *testing.T, r response) T {
+func decode[T any](t testing.TB, r response) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(r.Body, &v); err != nil {

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,15 +44,30 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it.
+// requestIDs makes request ids unique to this process without a system call per request: a
+// random prefix chosen at start and a counter.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs { return &requestIDs{prefix: uuid.NewString()[:18]} }
+
+func (r *requestIDs) next() string {
+	return r.prefix + strconv.FormatUint(r.n.Add(1), 16)
+}
+
+// withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it. Log
+// lines name it themselves (no per-request logger is built).
 func withRequestID(log *slog.Logger) gin.HandlerFunc {
+	ids := newRequestIDs()
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-ID")
 		if !validRequestID(id) {
-			id = uuid.NewString()
+			id = ids.next()
 		}
 		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, log.With("request_id", id))
+		c.Set(ctxLogger, log)
 		c.Header("X-Request-ID", id)
 		c.Next()
 	}
@@ -62,21 +79,25 @@ func accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		log := logger(c)
+		if !log.Enabled(c.Request.Context(), level) {
+			return
+		}
 		route := c.FullPath()
 		if route == "" {
 			route = "(no route)"
 		}
 		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.ClientIP()}
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.ClientIP(), "request_id", requestID(c)}
 		if p, ok := c.Get(ctxPrincipal); ok {
 			pr := p.(*services.Principal)
 			attrs = append(attrs, "principal", pr.Kind+":"+pr.ID)
 		}
-		level := slog.LevelInfo
-		if c.Writer.Status() >= 500 {
-			level = slog.LevelError
-		}
-		logger(c).Log(c.Request.Context(), level, "request", attrs...)
+		log.Log(c.Request.Context(), level, "request", attrs...)
 	}
 }
 
@@ -88,7 +109,7 @@ func recovery() gin.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()), "request_id", requestID(c))
 				if !c.Writer.Written() {
 					fail(c, fmt.Errorf("panic: %v", r))
 				} else {

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -56,23 +57,17 @@ func ofrepContext(c *gin.Context) (engine.Context, []byte, string, string) {
 	if err != nil {
 		return nil, nil, "PARSE_ERROR", "could not read the request body"
 	}
-	var raw struct {
-		Context json.RawMessage `json:"context"`
-	}
+	var req OFREPRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &raw); err != nil {
-			return nil, body, "PARSE_ERROR", "the request body is not a JSON object"
+		if err := json.Unmarshal(body, &req); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) && typ.Field == "context" {
+				return nil, body, "INVALID_CONTEXT", "context must be a JSON object"
+			}
+			return nil, body, "PARSE_ERROR", "the request body is not valid JSON"
 		}
 	}
-	var m map[string]any
-	if t := bytes.TrimSpace(raw.Context); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
-		if t[0] != '{' {
-			return nil, body, "INVALID_CONTEXT", "context must be a JSON object"
-		}
-		if err := json.Unmarshal(t, &m); err != nil {
-			return nil, body, "PARSE_ERROR", "context is not valid JSON"
-		}
-	}
+	m := req.Context
 	ctx, err := services.CheckContext(m, "context")
 	if err != nil {
 		return nil, body, "INVALID_CONTEXT", err.Error()

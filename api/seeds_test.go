@@ -136,8 +136,8 @@ func TestSource001Concepts(t *testing.T) {
 		"fallthrough":{"variation":"false"}}`, "auth", a.dev).want(t, 200)
 	for ctx, want := range map[string]bool{
 		`{"key":"u1","user":{"email":"a@flagmint.com","plan":"free"}}`: true,
-		`{"key":"u2","user":{"email":"b@else.com","plan":"pro"}}`:       true,
-		`{"key":"u3","user":{"email":"c@else.com","plan":"free"}}`:      false,
+		`{"key":"u2","user":{"email":"b@else.com","plan":"pro"}}`:      true,
+		`{"key":"u3","user":{"email":"c@else.com","plan":"free"}}`:     false,
 	} {
 		if e := s.evaluate("new-checkout", prodSDK, `{"context":`+ctx+`}`); e.Enabled != want {
 			t.Errorf("%s → %+v, want enabled %v", ctx, e, want)

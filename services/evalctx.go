@@ -23,8 +23,11 @@ func CheckContext(m map[string]any, field string) (engine.Context, error) {
 		return engine.Context{}, nil
 	}
 	count := 0
-	if err := walkContext(m, field, 1, &count); err != nil {
-		return nil, err
+	if path, problem := walkContext(m, 1, &count); problem != "" {
+		for i := len(path) - 1; i >= 0; i-- { // the path is built only for the error, innermost first
+			field += path[i]
+		}
+		return nil, errs.Field(field, "%s", problem)
 	}
 	ctx := engine.Context(m)
 	if _, ok := ctx["key"]; !ok {
@@ -47,31 +50,33 @@ func CheckContext(m map[string]any, field string) (engine.Context, error) {
 	return ctx, nil
 }
 
-func walkContext(v any, field string, depth int, count *int) error {
+// walkContext checks depth and size without allocating; on a problem it returns the path to it
+// (innermost element first) and what is wrong.
+func walkContext(v any, depth int, count *int) ([]string, string) {
 	if depth > MaxContextDepth {
-		return errs.Field(field, "nests deeper than %d levels", MaxContextDepth)
+		return nil, fmt.Sprintf("nests deeper than %d levels", MaxContextDepth)
 	}
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			*count++
 			if *count > MaxContextAttributes {
-				return errs.Field(field, "has more than %d attributes", MaxContextAttributes)
+				return nil, fmt.Sprintf("has more than %d attributes", MaxContextAttributes)
 			}
-			if err := walkContext(e, field+"."+k, depth+1, count); err != nil {
-				return err
+			if path, problem := walkContext(e, depth+1, count); problem != "" {
+				return append(path, "."+k), problem
 			}
 		}
 	case []any:
 		for i, e := range x {
 			*count++
 			if *count > MaxContextAttributes {
-				return errs.Field(field, "has more than %d attributes", MaxContextAttributes)
+				return nil, fmt.Sprintf("has more than %d attributes", MaxContextAttributes)
 			}
-			if err := walkContext(e, fmt.Sprintf("%s[%d]", field, i), depth+1, count); err != nil {
-				return err
+			if path, problem := walkContext(e, depth+1, count); problem != "" {
+				return append(path, fmt.Sprintf("[%d]", i)), problem
 			}
 		}
 	}
-	return nil
+	return nil, ""
 }

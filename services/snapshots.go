@@ -40,14 +40,14 @@ type SnapshotFlag struct {
 
 // Count records one evaluation for the batched flush (never a database write here).
 func (f *SnapshotFlag) Count(r engine.Result, now time.Time) {
-	if f.counter == nil || r.Variation < 0 {
+	if f.counter == nil || r.Variation < 0 || r.Variation >= len(f.counter.perVariation) {
 		return
 	}
-	f.counter.total.Add(1)
-	if r.Variation < len(f.counter.perVariation) {
-		f.counter.perVariation[r.Variation].Add(1)
+	f.counter.perVariation[r.Variation].Add(1)
+	// last_evaluated_at needs second precision at most: write the shared word rarely.
+	if t := now.UnixNano(); t-f.counter.last.Load() > int64(time.Second) {
+		f.counter.last.Store(t)
 	}
-	f.counter.last.Store(now.UnixNano())
 }
 
 // SDKConfig is the document /sdk/config serves: enough for an SDK to evaluate with the same engine.
@@ -58,11 +58,10 @@ type SDKConfig struct {
 	Segments    []engine.Segment `json:"segments"`
 }
 
-// flagCounter counts one flag configuration's evaluations between flushes. It outlives snapshots,
-// which are replaced on every change.
+// flagCounter counts one flag configuration's evaluations, per variation, between flushes. It
+// outlives snapshots, which are replaced on every change.
 type flagCounter struct {
 	configID     string
-	total        atomic.Int64
 	perVariation []atomic.Int64
 	last         atomic.Int64
 }
@@ -357,18 +356,22 @@ func (sn *Snapshots) Flush(ctx context.Context) {
 	db := sn.s.db.WithContext(ctx)
 	sn.counters.Range(func(k, v any) bool {
 		fc := v.(*flagCounter)
-		n := fc.total.Swap(0)
+		var n int64
+		taken := make([]int64, len(fc.perVariation))
+		for i := range fc.perVariation {
+			taken[i] = fc.perVariation[i].Swap(0)
+			n += taken[i]
+		}
 		if n == 0 {
 			return true
-		}
-		for i := range fc.perVariation {
-			fc.perVariation[i].Store(0)
 		}
 		last := time.Unix(0, fc.last.Load()).UTC().Truncate(time.Microsecond)
 		err := db.Model(&models.FlagConfig{}).Where("id = ?", fc.configID).
 			Updates(map[string]any{"evaluations": gormExpr("evaluations + ?", n), "last_evaluated_at": last}).Error
 		if err != nil {
-			fc.total.Add(n) // try again next time
+			for i, c := range taken { // try again next time
+				fc.perVariation[i].Add(c)
+			}
 			sn.s.log.Warn("flush evaluation counts", "err", err)
 		}
 		return true

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Evaluation load test: vane's POST /api/v1/feature-flags/{key}/evaluate and OFREP single, next to a
+# bare gin handler returning fixed JSON, on this machine, in one run. wrk: 2 threads, 32
+# connections, 10 s each (DURATION overrides). Traffic goes to 127.0.0.1 only.
+#   scripts/load/run.sh            (needs wrk: apt-get install -y wrk)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk"; exit 1; }
+DURATION=${DURATION:-10s}
+VANE_PORT=${VANE_PORT:-18080}
+BARE_PORT=${BARE_PORT:-18081}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+go build -o "$work/vane" ./cmd/vane
+go build -o "$work/bare" ./scripts/load/bare
+VANE_DATA_DIR="$work/data" VANE_ADDR="127.0.0.1:$VANE_PORT" VANE_ADMIN_PASSWORD=load-test-password \
+  VANE_LOG_LEVEL=warn VANE_WORKER=false "$work/vane" serve >"$work/vane.log" 2>&1 &
+"$work/bare" "127.0.0.1:$BARE_PORT" >"$work/bare.log" 2>&1 &
+base="http://127.0.0.1:$VANE_PORT"
+for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null 2>&1 && curl -fs -X POST "http://127.0.0.1:$BARE_PORT/evaluate" >/dev/null 2>&1 && break; sleep 0.1; done
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+token=$(curl -fs -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d '{"username":"admin","password":"load-test-password"}' | json "['access_token']")
+auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
+flags="$base/api/v1/orgs/default/projects/default/flags"
+curl -fs -X POST "$flags" "${auth[@]}" -d '{"key":"load-test","name":"Load test"}' >/dev/null
+curl -fs -X PATCH "$flags/load-test/environments/production" "${auth[@]}" -d '{"status":"ACTIVE",
+  "rules":[{"id":"pro-na","conditions":[{"attribute":"plan","operator":"equals","values":["pro"]},
+  {"attribute":"country","operator":"in","values":["US","CA","GB"]}],"serve":{"rollout":{"variations":[
+  {"variation":"true","weight":50000},{"variation":"false","weight":50000}]}}}]}' >/dev/null
+sdk=$(curl -fs "$base/api/v1/orgs/default/projects/default/environments/production" "${auth[@]}" \
+  | json "['sdk_keys'][1]['key']")
+
+run() { # name url kind
+  local out
+  out=$(SDK_KEY="$sdk" BODY_KIND="$3" wrk -t2 -c32 -d"$DURATION" -s scripts/load/evaluate.lua "$2" | grep '^RESULT')
+  echo "$1 ${out#RESULT }"
+}
+echo "== wrk -t2 -c32 -d$DURATION, rotating user ids, $(nproc) cores"
+run "bare-gin          " "http://127.0.0.1:$BARE_PORT/evaluate" vane
+run "vane-evaluate     " "$base/api/v1/feature-flags/load-test/evaluate" vane
+run "vane-ofrep-single " "$base/ofrep/v1/evaluate/flags/load-test" ofrep

@@ -1,0 +1,104 @@
+package services_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/internal/testenv"
+	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/services"
+)
+
+// seedFlags inserts n simple boolean flags (a rule on country and a 25% rollout) straight into the
+// database of a fresh organisation, and returns the production environment's id.
+func seedFlags(tb testing.TB, env *testenv.Env, n int) string {
+	tb.Helper()
+	ctx := context.Background()
+	u, err := env.Svc.Auth.CreateUser(ctx, "bench@example.test", nil, "", "benchmark")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	org, err := env.Svc.Orgs.Create(ctx, services.Scope{Principal: &services.Principal{Kind: services.PrincipalUser, ID: u.ID}},
+		services.OrgInput{Slug: "bench", Name: "Bench"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := env.Svc.Environments.Get(ctx, services.SystemScope(org.ID), "default", "production")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now().UTC()
+	vars := []engine.Variation{{ID: "true", Name: "True", Value: json.RawMessage("true")}, {ID: "false", Name: "False", Value: json.RawMessage("false")}}
+	err = env.DB.Transaction(func(tx *gorm.DB) error {
+		for i := 0; i < n; i++ {
+			f := &models.Flag{ID: models.NewID(), OrgID: org.ID, ProjectID: e.ProjectID, Key: fmt.Sprintf("flag-%05d", i), Name: "F",
+				Type: "boolean", Variations: vars, Tags: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+			c := &models.FlagConfig{ID: models.NewID(), OrgID: org.ID, ProjectID: e.ProjectID, EnvironmentID: e.ID, FlagID: f.ID,
+				Status: "ACTIVE", DefaultVariation: "false", OnVariation: "true", Targets: []engine.Target{},
+				Rules: []engine.Rule{{ID: "r", Conditions: []engine.Condition{{Attribute: "country", Operator: engine.OpIn,
+					Values: []json.RawMessage{json.RawMessage(`"US"`), json.RawMessage(`"CA"`)}}}, Serve: engine.Serve{Variation: "true"}}},
+				Fallthrough: engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{{Variation: "true", Weight: 25000}, {Variation: "false", Weight: 75000}}}},
+				CreatedAt:   now, UpdatedAt: now, Version: 1}
+			if err := tx.Create(f).Error; err != nil {
+				return err
+			}
+			if err := tx.Create(c).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e.ID
+}
+
+// BenchmarkSnapshotBuild5000 rebuilds an environment of 5 000 flags from the database, and
+// reports the heap a snapshot holds per flag.
+func BenchmarkSnapshotBuild5000(b *testing.B) {
+	env := testenv.New(b)
+	envID := seedFlags(b, env, 5000)
+	ctx := context.Background()
+	var keep *services.Snapshot
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		snap, err := env.Svc.Snapshots.Build(ctx, envID)
+		if err != nil || len(snap.Flags) != 5000 {
+			b.Fatalf("Build = %d flags, %v", len(snap.Flags), err)
+		}
+		keep = snap
+	}
+	b.StopTimer()
+	// Memory: the heap a live snapshot keeps, per flag (the JSON config for SDKs included).
+	keep = nil
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	keep, _ = env.Svc.Snapshots.Build(ctx, envID)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/5000, "B/flag")
+	runtime.KeepAlive(keep)
+}
+
+func TestSnapshotOfManyFlags(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	envID := seedFlags(t, env, 300)
+	snap, err := env.Svc.Snapshots.Get(context.Background(), envID)
+	if err != nil || len(snap.Keys) != 300 {
+		t.Fatalf("snapshot = %v, %v", snap, err)
+	}
+	f := snap.Flags["flag-00042"]
+	if r := f.Evaluate(engine.Context{"key": "u", "country": "CA"}); r.Reason != engine.ReasonTargetingMatch {
+		t.Errorf("evaluate = %+v", r)
+	}
+}
