@@ -201,7 +201,7 @@ func TestSDKConfigAndStream(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
 		req.Header.Set("X-API-Key", key)
-		res, err := http.DefaultClient.Do(req)
+		res, err := http.DefaultClient.Do(req) //nolint:bodyclose // closed by the function returned below
 		if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("open %s = %v, %v", path, res, err)
 		}

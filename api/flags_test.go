@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vanehq/vane/api"
 )
@@ -223,8 +224,9 @@ func TestListFlags(t *testing.T) {
 		(SELECT id FROM flags WHERE key = 'gamma') AND environment_id = ?`, a.env.ID).Error; err != nil {
 		t.Fatal(err)
 	}
+	tok := a.viewer
 	keys := func(q string) string {
-		l := decode[api.FlagList](t, s.req("GET", flags+q, nil, "auth", a.viewer).want(t, 200))
+		l := decode[api.FlagList](t, s.req("GET", flags+q, nil, "auth", tok).want(t, 200))
 		var out []string
 		for _, f := range l.Items {
 			out = append(out, f.Key)
@@ -245,11 +247,29 @@ func TestListFlags(t *testing.T) {
 			t.Errorf("GET flags%s = %s, want %s", q, got, want)
 		}
 	}
-	page := decode[api.FlagList](t, s.req("GET", flags+"?sort=key&limit=2", nil, "auth", a.viewer))
+	page := decode[api.FlagList](t, s.req("GET", flags+"?sort=key&limit=2", nil, "auth", tok))
 	if got := keys("?sort=key&limit=2&cursor=" + page.NextCursor); got != "gamma" {
 		t.Errorf("second page = %s", got)
 	}
-	r := s.req("GET", flags+"?status=ACTIVE", nil, "auth", a.viewer).want(t, 422)
+	// Constant for 30 days counts as stale too: gamma is evaluated, but rolled out and untouched.
+	s.req("POST", flags+"/gamma/environments/production/activate", nil, "auth", a.dev).want(t, 200)
+	s.req("POST", flags+"/gamma/environments/production/enable", nil, "auth", a.dev).want(t, 200)
+	s.req("POST", flags+"/gamma/environments/production/rollout", nil, "auth", a.dev).want(t, 200)
+	s.req("PATCH", flags+"/beta/environments/production", `{"rollout_percentage":50}`, "auth", a.dev).want(t, 200)
+	if got := keys("?environment=production&stale=true"); got != "alpha,beta" {
+		t.Errorf("stale right after the rollout = %s", got)
+	}
+	s.Clock.Advance(31 * 24 * time.Hour)
+	tok = s.login("viewer@acme.test")
+	if err := s.DB.Exec(`UPDATE flag_configs SET last_evaluated_at = ? WHERE environment_id = ?`, s.Clock.Now(), a.env.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	// All evaluated lately; alpha (a draft) and gamma (rolled out) serve one value to everyone and
+	// have not changed in 30 days; beta still splits its users.
+	if got := keys("?environment=production&stale=true&stale_days=30"); got != "alpha,gamma" {
+		t.Errorf("stale after 31 days, all evaluated = %s, want alpha,gamma (constant)", got)
+	}
+	r := s.req("GET", flags+"?status=ACTIVE", nil, "auth", tok).want(t, 422)
 	if _, field := r.errorField(); field != "environment" {
 		t.Errorf("status without environment: field %q", field)
 	}

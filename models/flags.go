@@ -113,7 +113,11 @@ func ListFlags(db *gorm.DB, orgID, projectID string, f FlagFilter, sort FlagSort
 			q = q.Where("fc.status = ?", f.Status)
 		}
 		if f.StaleBefore != nil {
-			q = q.Where("(fc.last_evaluated_at IS NULL OR fc.last_evaluated_at < ?)", *f.StaleBefore)
+			// Stale: not evaluated since the cut-off, or unchanged since then while serving one
+			// value to everyone (rolled out, or no targeting and a fixed fallthrough).
+			q = q.Where(`(fc.last_evaluated_at IS NULL OR fc.last_evaluated_at < ? OR (fc.updated_at < ? AND
+				(fc.status = 'ROLLED_OUT' OR (fc.rules = '[]' AND fc.targets = '[]' AND fc.fallthrough NOT LIKE '%"rollout"%'))))`,
+				*f.StaleBefore, *f.StaleBefore)
 		}
 	}
 	var rows []Flag

@@ -13,11 +13,14 @@ import (
 	"github.com/vanehq/vane/models"
 )
 
-// DefaultEnvironments are made with every project unless the request lists others.
-var DefaultEnvironments = []EnvironmentInput{
-	{Key: "development", Name: "Development"},
-	{Key: "staging", Name: "Staging"},
-	{Key: "production", Name: "Production", Production: true},
+// DefaultEnvironments are made with every project unless the request lists others. A new slice
+// each time: validation normalises its input in place.
+func DefaultEnvironments() []EnvironmentInput {
+	return []EnvironmentInput{
+		{Key: "development", Name: "Development"},
+		{Key: "staging", Name: "Staging"},
+		{Key: "production", Name: "Production", Production: true},
+	}
 }
 
 // Projects manages an organisation's projects.
@@ -54,7 +57,7 @@ func (in *ProjectInput) validate(v *errs.Validation) {
 		v.Add("description", "must be at most 2000 characters")
 	}
 	if in.Environments == nil {
-		in.Environments = DefaultEnvironments
+		in.Environments = DefaultEnvironments()
 	}
 	if len(in.Environments) == 0 {
 		v.Add("environments", "a project needs at least one environment")
@@ -125,7 +128,7 @@ func (p *Projects) Create(ctx context.Context, sc Scope, in ProjectInput) (*mode
 
 func (p *Projects) create(tx *gorm.DB, sc Scope, in ProjectInput) (*models.Project, error) {
 	if in.Environments == nil {
-		in.Environments = DefaultEnvironments
+		in.Environments = DefaultEnvironments()
 	}
 	now := p.s.now()
 	proj := &models.Project{ID: models.NewID(), OrgID: sc.OrgID, Key: in.Key, Name: in.Name, Description: in.Description,

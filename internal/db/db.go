@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -103,8 +104,15 @@ func provider(gdb *gorm.DB, dialect Dialect) (*goose.Provider, *sql.DB, error) {
 	if dialect == SQLite {
 		gd = goose.DialectSQLite3
 	} else {
-		// Several `vane serve` processes may start at once: an advisory lock lets one migrate.
-		locker, err := lock.NewPostgresSessionLocker()
+		// Several `vane serve` processes may start at once: an advisory lock lets one migrate. The
+		// lock is per database and schema, so migrations of unrelated schemas never wait for each other.
+		var where string
+		if err := sqlDB.QueryRow("SELECT current_database() || '.' || current_schema()").Scan(&where); err != nil {
+			return nil, nil, fmt.Errorf("read current schema: %w", err)
+		}
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(where))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, nil, err
 		}
