@@ -16,23 +16,29 @@ import (
 	"github.com/vanehq/vane/services"
 )
 
-// bindLenient decodes a body like bindJSON but tolerates unknown fields: evaluation requests from
-// SDKs newer than this server may carry fields it does not know yet.
-func bindLenient(c *gin.Context, dst any) error {
+// readBody reads a request body, refusing one over MaxBodyBytes (413), and returns it trimmed.
+func readBody(c *gin.Context) ([]byte, error) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+			return nil, errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
 		}
-		return errs.Wrap(errs.Malformed, err, "could not read the request body")
+		return nil, errs.Wrap(errs.Malformed, err, "could not read the request body")
 	}
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil
+	if len(body) > 0 && body[0] != '{' {
+		return nil, errs.New(errs.Malformed, "the request body must be a JSON object")
 	}
-	if body[0] != '{' {
-		return errs.New(errs.Malformed, "the request body must be a JSON object")
+	return body, nil
+}
+
+// bindLenient decodes a body like bindJSON but tolerates unknown fields and an empty body:
+// evaluation requests from SDKs newer than this server may carry fields it does not know yet.
+func bindLenient(c *gin.Context, dst any) error {
+	body, err := readBody(c)
+	if err != nil || len(body) == 0 {
+		return err
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		return decodeError(err)
@@ -43,20 +49,12 @@ func bindLenient(c *gin.Context, dst any) error {
 // bindJSON decodes the body strictly into dst: valid JSON, one object, no unknown fields, the right
 // types. Every failure names the field at fault.
 func bindJSON(c *gin.Context, dst any) error {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := readBody(c)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return errs.Wrap(errs.Malformed, err, "could not read the request body")
+		return err
 	}
-	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return errs.New(errs.Malformed, "a JSON request body is required")
-	}
-	if body[0] != '{' {
-		return errs.New(errs.Malformed, "the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -14,8 +14,6 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/vanehq/vane/api"
-	"github.com/vanehq/vane/internal/testenv"
-	"github.com/vanehq/vane/policies"
 	"github.com/vanehq/vane/services"
 )
 
@@ -24,13 +22,7 @@ func TestPropagationAcrossNodes(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	a := s.newTenant("acme")
-	other := services.New(services.Deps{DB: s.DB, Redis: s.Redis.Client, Config: s.Config, Clock: s.Clock, Log: testenv.Logger(t)})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	other.Start(ctx)
-	enf, _ := policies.New()
-	r2, _ := api.NewRouter(api.Deps{Services: other, Enforcer: enf, Log: testenv.Logger(t), Clock: s.Clock})
-	b := &server{t: t, Env: s.Env, router: r2}
+	b := s.secondNode(t)
 	sdk, _ := s.sdkKeys(a, "default", "production")
 
 	s.req("POST", flags, `{"key":"rollout"}`, "auth", a.dev).want(t, 201)

@@ -252,3 +252,22 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// secondNode is another Vane node on the same database and Redis as s, with its own caches and
+// snapshots, as a second `vane serve` process would be.
+func (s *server) secondNode(t *testing.T) *server {
+	t.Helper()
+	other := services.New(services.Deps{DB: s.DB, Redis: s.Redis.Client, Config: s.Config, Clock: s.Clock, Log: testenv.Logger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	other.Start(ctx)
+	enf, err := policies.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := api.NewRouter(api.Deps{Services: other, Enforcer: enf, Log: testenv.Logger(t), Clock: s.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server{t: t, Env: s.Env, router: r}
+}

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 	"github.com/vanehq/vane/api"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/policies"
-	"github.com/vanehq/vane/services"
 )
 
 func TestRequestID(t *testing.T) {
@@ -152,13 +150,7 @@ func TestTwoNodesShareInvalidation(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	a := s.newTenant("acme")
-	other := services.New(services.Deps{DB: s.DB, Redis: s.Redis.Client, Config: s.Config, Clock: s.Clock, Log: testenv.Logger(t)})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	other.Start(ctx)
-	enf, _ := policies.New()
-	r2, _ := api.NewRouter(api.Deps{Services: other, Enforcer: enf, Log: testenv.Logger(t), Clock: s.Clock})
-	b := &server{t: t, Env: s.Env, router: r2}
+	b := s.secondNode(t)
 
 	// Warm node B's caches.
 	b.req("POST", o+"/projects", map[string]string{"key": "one"}, "auth", a.admin).want(t, 201)
