@@ -8,7 +8,7 @@ GOLANGCI_VERSION := v2.6.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help run build test test-postgres lint fmt fmt-check vet swagger swagger-check migrate bench up down clean
+.PHONY: help run build js-deps test test-postgres lint fmt fmt-check vet swagger swagger-check migrate bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -19,10 +19,14 @@ run: ## run the server on the embedded defaults (SQLite in ./data, in-process Re
 build: ## build bin/vane (static, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/vane ./cmd/vane
 
-test: ## run every test (embedded defaults; TEST_DATABASE_URL / TEST_REDIS_URL switch to real services)
+js-deps: ## install the pinned OpenFeature JavaScript provider the OFREP compatibility test runs (needs npm)
+	@if command -v npm >/dev/null 2>&1; then cd sdk/js-compat && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the JavaScript OFREP compatibility test will be skipped"; fi
+
+test: js-deps ## run every test (embedded defaults; TEST_DATABASE_URL / TEST_REDIS_URL switch to real services)
 	$(GO) test $(TEST_FLAGS) ./...
 
-test-postgres: ## run every test against local Postgres and Redis (127.0.0.1:5432, :6379)
+test-postgres: js-deps ## run every test against local Postgres and Redis (127.0.0.1:5432, :6379)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vane_test?sslmode=disable} \
 	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(GO) test $(TEST_FLAGS) ./...
