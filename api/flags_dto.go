@@ -131,6 +131,8 @@ type ConfigResponse struct {
 	LastEvaluatedAt   *time.Time      `json:"last_evaluated_at"`
 	UpdatedAt         time.Time       `json:"updated_at"`
 	Version           int64           `json:"version"`
+	// Notice reports a side effect of the change, such as a rollout plan it paused.
+	Notice string `json:"notice,omitempty"`
 }
 
 func toConfig(c *services.Config) ConfigResponse {
@@ -147,7 +149,7 @@ func toConfig(c *services.Config) ConfigResponse {
 		Enabled: st.Serving() || st == engine.RolledOut, DefaultVariation: c.DefaultVariation, OnVariation: c.OnVariation,
 		Targets: c.Targets, Rules: c.Rules, Fallthrough: c.Fallthrough, RolloutPercentage: services.RolloutPercentage(&c.Flag, &c.FlagConfig),
 		BucketBy: bucketBy, Salt: salt, Evaluations: c.Evaluations, LastEvaluatedAt: c.LastEvaluatedAt,
-		UpdatedAt: c.UpdatedAt, Version: c.Version}
+		UpdatedAt: c.UpdatedAt, Version: c.Version, Notice: c.Notice}
 }
 
 // DryRunRequest is a context to evaluate against a configuration without serving it.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/vanehq/vane/api"
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/testenv"
+	"github.com/vanehq/vane/jobs"
 	"github.com/vanehq/vane/models"
 	"github.com/vanehq/vane/policies"
 	"github.com/vanehq/vane/services"
@@ -40,6 +43,11 @@ func newServer(t testing.TB, mutate ...func(*config.Config)) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Plans can start; no worker runs them in these tests, so their queue is a miniredis of their own
+	// (a shared real Redis would offer these tasks to other packages' test workers).
+	q := jobs.NewQueue(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(q.Close)
+	env.Svc.SetScheduler(q)
 	return &server{t: t, Env: env, router: r}
 }
 

@@ -245,6 +245,46 @@ func init() {
 	}}
 	rows["POST /ofrep/v1/evaluate/flags"] = routeCase{sdk: true, ok: 200, build: fixed("/ofrep/v1/evaluate/flags", ctxBody)}
 	rows["GET /ofrep/v1/stream"] = routeCase{sdk: true, ok: 200, stream: true, build: fixed("/ofrep/v1/stream", nil)}
+	const pr = fr + "/:flag/environments/:env/rollout-plan"
+	planBody := map[string]any{"stages": []map[string]any{{"percentage": 10}, {"percentage": 100, "after": "24h"}}}
+	planFor := func(state string) func(*server, *tenant) (string, any) {
+		return func(s *server, a *tenant) (string, any) {
+			key := freshFlag(s, a, "activate")
+			ctx, sc := context.Background(), services.SystemScope(a.org.ID)
+			after := 24 * time.Hour
+			if _, err := s.Svc.Rollouts.Put(ctx, sc, "default", key, "production", services.PlanInput{Stages: []services.StageInput{
+				{Percentage: 50, After: &after}}}); err != nil {
+				s.t.Fatal(err)
+			}
+			if state == "RUNNING" || state == "PAUSED" {
+				if _, err := s.Svc.Rollouts.Start(ctx, sc, "default", key, "production"); err != nil {
+					s.t.Fatal(err)
+				}
+			}
+			if state == "PAUSED" {
+				if _, err := s.Svc.Rollouts.Pause(ctx, sc, "default", key, "production"); err != nil {
+					s.t.Fatal(err)
+				}
+			}
+			return pf + key + "/environments/production/rollout-plan", nil
+		}
+	}
+	withPath := func(build func(*server, *tenant) (string, any), suffix string, body any) func(*server, *tenant) (string, any) {
+		return func(s *server, a *tenant) (string, any) {
+			p, _ := build(s, a)
+			return p + suffix, body
+		}
+	}
+	rows["GET "+pr] = routeCase{min: viewer, ok: 200, build: planFor("DRAFT")}
+	rows["POST "+pr] = routeCase{min: developer, ok: 201, build: func(s *server, a *tenant) (string, any) {
+		return pf + freshFlag(s, a) + "/environments/production/rollout-plan", planBody
+	}}
+	rows["PUT "+pr] = routeCase{min: developer, ok: 200, build: withPath(planFor("DRAFT"), "", planBody)}
+	rows["DELETE "+pr] = routeCase{min: developer, ok: 204, build: planFor("DRAFT")}
+	rows["POST "+pr+"/start"] = routeCase{min: developer, ok: 200, build: withPath(planFor("DRAFT"), "/start", nil)}
+	rows["POST "+pr+"/pause"] = routeCase{min: developer, ok: 200, build: withPath(planFor("RUNNING"), "/pause", nil)}
+	rows["POST "+pr+"/resume"] = routeCase{min: developer, ok: 200, build: withPath(planFor("PAUSED"), "/resume", nil)}
+	rows["POST "+pr+"/cancel"] = routeCase{min: developer, ok: 200, build: withPath(planFor("RUNNING"), "/cancel", nil)}
 	for k, v := range rows {
 		matrix[k] = v
 	}

@@ -173,6 +173,14 @@ func NewRouter(d Deps) (*Router, error) {
 		project(http.MethodPost, f+"/environments/:env/"+verb, policies.Flags, policies.Write, h.transition)
 	}
 	project(http.MethodPost, f+"/environments/:env/evaluate", policies.Flags, policies.Read, h.dryRun)
+	const plan = f + "/environments/:env/rollout-plan"
+	project(http.MethodGet, plan, policies.Rollouts, policies.Read, h.getPlan)
+	project(http.MethodPost, plan, policies.Rollouts, policies.Write, h.putPlan)
+	project(http.MethodPut, plan, policies.Rollouts, policies.Write, h.putPlan)
+	project(http.MethodDelete, plan, policies.Rollouts, policies.Write, h.deletePlan)
+	for _, verb := range []string{"start", "pause", "resume", "cancel"} {
+		project(http.MethodPost, plan+"/"+verb, policies.Rollouts, policies.Write, h.planVerb)
+	}
 
 	// The simple API of sources 000 and 003: one environment, chosen by the credential.
 	simple := func(method, path string, res policies.Resource, act policies.Action, fn gin.HandlerFunc) {

@@ -4066,6 +4066,607 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Get a flag's rollout plan in an environment",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Ordered stages (1–20), percentages 0–100 never going down, each due at a future time or after a delay from the start (canary 5% now, 25% after 24h, 50% after 48h, 100% after 72h). A running or paused plan cannot be replaced (409: cancel it first). mark_rolled_out marks the flag ROLLED_OUT when a last stage of 100% is applied.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Create or replace a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "the plan",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Ordered stages (1–20), percentages 0–100 never going down, each due at a future time or after a delay from the start (canary 5% now, 25% after 24h, 50% after 48h, 100% after 72h). A running or paused plan cannot be replaced (409: cancel it first). mark_rolled_out marks the flag ROLLED_OUT when a last stage of 100% is applied.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Create or replace a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "the plan",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Only a plan that is not running or paused (409 otherwise: cancel it first).",
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Delete a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/cancel": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "start (DRAFT → RUNNING; the flag must be ACTIVE or ENABLED) schedules every stage as a job; pause takes the pending stages off the queue; resume schedules the rest again — after-stages keep their spacing from now, overdue at-stages apply at once, one by one; cancel ends the plan.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Start, pause, resume or cancel a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/pause": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "start (DRAFT → RUNNING; the flag must be ACTIVE or ENABLED) schedules every stage as a job; pause takes the pending stages off the queue; resume schedules the rest again — after-stages keep their spacing from now, overdue at-stages apply at once, one by one; cancel ends the plan.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Start, pause, resume or cancel a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/resume": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "start (DRAFT → RUNNING; the flag must be ACTIVE or ENABLED) schedules every stage as a job; pause takes the pending stages off the queue; resume schedules the rest again — after-stages keep their spacing from now, overdue at-stages apply at once, one by one; cancel ends the plan.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Start, pause, resume or cancel a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/start": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "start (DRAFT → RUNNING; the flag must be ACTIVE or ENABLED) schedules every stage as a job; pause takes the pending stages off the queue; resume schedules the rest again — after-stages keep their spacing from now, overdue at-stages apply at once, one by one; cancel ends the plan.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Start, pause, resume or cancel a rollout plan",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.PlanResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/orgs/{org}/projects/{project}/segments": {
             "get": {
                 "security": [
@@ -4995,6 +5596,10 @@ const docTemplate = `{
                 "last_evaluated_at": {
                     "type": "string"
                 },
+                "notice": {
+                    "description": "Notice reports a side effect of the change, such as a rollout plan it paused.",
+                    "type": "string"
+                },
                 "on_variation": {
                     "type": "string"
                 },
@@ -5767,6 +6372,76 @@ const docTemplate = `{
                 }
             }
         },
+        "api.PlanRequest": {
+            "type": "object",
+            "properties": {
+                "mark_rolled_out": {
+                    "type": "boolean"
+                },
+                "stages": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.StageRequest"
+                    }
+                },
+                "variation": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.PlanResponse": {
+            "type": "object",
+            "properties": {
+                "environment": {
+                    "type": "string"
+                },
+                "finished_at": {
+                    "type": "string"
+                },
+                "flag": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "mark_rolled_out": {
+                    "type": "boolean"
+                },
+                "paused_at": {
+                    "type": "string"
+                },
+                "reason": {
+                    "type": "string"
+                },
+                "stages": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.StageResponse"
+                    }
+                },
+                "started_at": {
+                    "type": "string"
+                },
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "DRAFT",
+                        "RUNNING",
+                        "PAUSED",
+                        "COMPLETED",
+                        "CANCELLED",
+                        "ROLLED_BACK"
+                    ],
+                    "example": "RUNNING"
+                },
+                "variation": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
+                }
+            }
+        },
         "api.ProjectList": {
             "type": "object",
             "properties": {
@@ -6088,6 +6763,45 @@ const docTemplate = `{
                     "items": {
                         "$ref": "#/definitions/services.SimpleRule"
                     }
+                }
+            }
+        },
+        "api.StageRequest": {
+            "type": "object",
+            "properties": {
+                "after": {
+                    "type": "string",
+                    "example": "24h"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "percentage": {
+                    "type": "number",
+                    "example": 25
+                }
+            }
+        },
+        "api.StageResponse": {
+            "type": "object",
+            "properties": {
+                "after": {
+                    "type": "string"
+                },
+                "applied_at": {
+                    "type": "string"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "due_at": {
+                    "type": "string"
+                },
+                "percentage": {
+                    "type": "number"
+                },
+                "position": {
+                    "type": "integer"
                 }
             }
         },

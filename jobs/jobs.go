@@ -79,6 +79,8 @@ func Mux(svc *services.Services, log *slog.Logger) *asynq.ServeMux {
 	})
 	mux.HandleFunc(TypePruneRefreshTokens, h.pruneRefreshTokens)
 	mux.HandleFunc(TypeExpireSDKKeys, h.expireSDKKeys)
+	mux.HandleFunc(TypeApplyStage, h.applyStage)
+	mux.HandleFunc(TypeReconcileRollouts, h.reconcileRollouts)
 	return mux
 }
 
@@ -87,6 +89,7 @@ func Periodic() map[string]func() *asynq.Task {
 	return map[string]func() *asynq.Task{
 		"@every 1h":  NewPruneRefreshTokensTask,
 		"@every 10m": NewExpireSDKKeysTask,
+		"@every 1m":  NewReconcileRolloutsTask,
 	}
 }
 
@@ -99,13 +102,15 @@ type Worker struct {
 
 // NewWorker builds a worker against the Redis at opts.
 func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, concurrency int) (*Worker, error) {
-	r := asynq.RedisClientOpt{Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB, TLSConfig: opts.TLSConfig}
+	r := redisOpt(opts)
 	srv := asynq.NewServer(r, asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
 		Logger:          slogAdapter{log.With("component", "asynq")},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: 10 * time.Second,
+		// Rollout stages are scheduled tasks: look for due ones every second, not every five.
+		DelayedTaskCheckInterval: time.Second,
 	})
 	sch := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: slogAdapter{log.With("component", "scheduler")}, LogLevel: asynq.WarnLevel})
 	for spec, mk := range Periodic() {

@@ -51,6 +51,7 @@ func TestHousekeepingTasksRunOnAsynq(t *testing.T) {
 	}
 	env.Clock.Advance(32 * 24 * time.Hour) // past the refresh TTL, its day of retention, and the grace
 
+	env.Redis.Options = testenv.AsynqRedis(t)
 	w, err := jobs.NewWorker(env.Redis.Options, svc, testenv.Logger(t), 2)
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +83,8 @@ func TestHousekeepingTasksRunOnAsynq(t *testing.T) {
 
 func TestPeriodicSchedule(t *testing.T) {
 	p := jobs.Periodic()
-	if len(p) != 2 {
-		t.Fatalf("periodic tasks = %d, want 2", len(p))
+	if len(p) != 3 {
+		t.Fatalf("periodic tasks = %d, want 3", len(p))
 	}
 	for spec, mk := range p {
 		if task := mk(); task.Type() == "" || spec == "" {

@@ -38,6 +38,7 @@ const (
 	Audit        Resource = "audit"
 	Flags        Resource = "flags"
 	Segments     Resource = "segments"
+	Rollouts     Resource = "rollouts"
 )
 
 // Actions.

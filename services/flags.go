@@ -612,6 +612,9 @@ type Config struct {
 	Flag        models.Flag
 	Environment models.Environment
 	models.FlagConfig
+	// Notice tells the editor about a side effect (a rollout plan paused by their edit).
+	Notice     string
+	pausedPlan *models.RolloutPlan
 }
 
 func (fl *Flags) resolveConfig(db *gorm.DB, sc Scope, projectRef, flagRef, envRef string) (*Config, error) {
@@ -763,8 +766,18 @@ func (fl *Flags) PatchConfig(ctx context.Context, sc Scope, projectRef, flagRef,
 	if err != nil {
 		return nil, err
 	}
-	fl.s.changed(ctx, sc.OrgID, out.Flag.ProjectID)
+	fl.afterPatch(ctx, sc, out)
 	return out, nil
+}
+
+// afterPatch publishes the change and takes a paused plan's stages off the queue.
+func (fl *Flags) afterPatch(ctx context.Context, sc Scope, out *Config) {
+	fl.s.changed(ctx, sc.OrgID, out.Flag.ProjectID)
+	if out.pausedPlan != nil {
+		if err := fl.s.Rollouts.sync(ctx, out.pausedPlan); err != nil {
+			fl.s.log.Warn("unschedule a paused plan; its stages will find it paused and do nothing", "err", err)
+		}
+	}
 }
 
 func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string, p ConfigPatch, ifMatch int64) (*Config, error) {
@@ -780,6 +793,13 @@ func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef 
 	if err := fl.applyPatch(&cur.Flag, &after, p); err != nil {
 		return nil, err
 	}
+	var notice string
+	var paused *models.RolloutPlan
+	if p.Fallthrough != nil || p.RolloutPercentage != nil {
+		if notice, paused, err = fl.s.Rollouts.pauseForManualEdit(tx, sc, cur); err != nil {
+			return nil, err
+		}
+	}
 	target := engine.Status(before.Status)
 	switch {
 	case p.Status != nil:
@@ -789,7 +809,12 @@ func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef 
 	case p.Enabled != nil && *p.Enabled:
 		target = enableTarget(engine.Status(before.Status))
 	}
-	return fl.write(tx, sc, cur, before, after, target, ifMatch)
+	out, err := fl.write(tx, sc, cur, before, after, target, ifMatch)
+	if err != nil {
+		return nil, err
+	}
+	out.Notice, out.pausedPlan = notice, paused
+	return out, nil
 }
 
 // enableTarget is where "enabled: true" leads from a status: serving, by the shortest legal way.

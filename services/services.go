@@ -73,6 +73,8 @@ type Services struct {
 	clock clock.Clock
 	log   *slog.Logger
 	cache *Cache
+	// scheduler puts rollout stages on the job queue (set by the process that has one).
+	scheduler Scheduler
 
 	Auth         *Auth
 	Orgs         *Orgs
@@ -86,6 +88,7 @@ type Services struct {
 	Segments     *Segments
 	Snapshots    *Snapshots
 	Simple       *Simple
+	Rollouts     *Rollouts
 }
 
 // New wires the services together.
@@ -110,6 +113,7 @@ func New(d Deps) *Services {
 	s.Segments = &Segments{s: s}
 	s.Snapshots = newSnapshots(s)
 	s.Simple = &Simple{s: s}
+	s.Rollouts = &Rollouts{s: s}
 	return s
 }
 

@@ -413,6 +413,7 @@ func (sm *Simple) Create(ctx context.Context, sc Scope, projectRef, envRef strin
 func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref string, in SimpleInput) (SimpleFlag, error) {
 	var out SimpleFlag
 	var projectID string
+	var patched *Config
 	err := sm.s.tx(ctx, func(tx *gorm.DB) error {
 		cur, err := sm.s.Flags.resolveConfig(tx, sc, projectRef, ref, envRef)
 		if err != nil {
@@ -443,6 +444,7 @@ func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref 
 		if err != nil {
 			return err
 		}
+		patched = c
 		f, err := models.FlagByRef(tx, sc.OrgID, cur.Flag.ProjectID, cur.Flag.ID)
 		if err != nil {
 			return err
@@ -453,7 +455,11 @@ func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref 
 	if err != nil {
 		return SimpleFlag{}, err
 	}
-	sm.s.changed(ctx, sc.OrgID, projectID)
+	if patched != nil {
+		sm.s.Flags.afterPatch(ctx, sc, patched)
+	} else {
+		sm.s.changed(ctx, sc.OrgID, projectID)
+	}
 	return out, nil
 }
 

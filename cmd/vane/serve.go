@@ -118,6 +118,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st.svc.Start(runCtx)
+	queue := jobs.NewQueue(st.redis.Options) // the API schedules rollout stages even when another process works them
+	defer queue.Close()
+	st.svc.SetScheduler(queue)
 
 	if st.cfg.Worker {
 		w, err := jobs.NewWorker(st.redis.Options, st.svc, log, 4)
@@ -168,6 +171,9 @@ func worker(ctx context.Context, getenv func(string) string, stderr io.Writer) e
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st.svc.Start(runCtx)
+	queue := jobs.NewQueue(st.redis.Options)
+	defer queue.Close()
+	st.svc.SetScheduler(queue)
 	w, err := jobs.NewWorker(st.redis.Options, st.svc, st.log, 10)
 	if err != nil {
 		return err

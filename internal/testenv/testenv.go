@@ -195,3 +195,28 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // Name makes a unique, valid key for a test resource.
 func Name(prefix string) string { return fmt.Sprintf("%s-%s", prefix, strings.ToLower(keys.Random(8))) }
+
+// AsynqRedis is a Redis for a test's job queue: a fresh miniredis, or with TEST_REDIS_URL its
+// logical database 15, flushed before and after (asynq's keys cannot be prefixed, so tests that
+// run workers must not share a database; run them one at a time).
+func AsynqRedis(t testing.TB) *redis.Options {
+	t.Helper()
+	if u := RedisURL(); u != "" {
+		opts, err := redis.ParseURL(u)
+		if err != nil {
+			t.Fatalf("parse TEST_REDIS_URL: %v", err)
+		}
+		opts.DB = 15
+		c := redis.NewClient(opts)
+		if err := c.FlushDB(context.Background()).Err(); err != nil {
+			t.Fatalf("flush redis db 15: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = c.FlushDB(context.Background()).Err()
+			_ = c.Close()
+		})
+		return opts
+	}
+	m := miniredis.RunT(t)
+	return &redis.Options{Addr: m.Addr()}
+}

@@ -1,0 +1,314 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/internal/testenv"
+	"github.com/vanehq/vane/jobs"
+	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/services"
+)
+
+// fixture is an organisation with an ACTIVE boolean flag "checkout" in production, services
+// connected to a real asynq queue.
+type fixture struct {
+	env *testenv.Env
+	sc  services.Scope
+}
+
+func newFixture(t *testing.T) *fixture {
+	env := testenv.New(t)
+	ctx := context.Background()
+	u, err := env.Svc.Auth.CreateUser(ctx, "ro@example.test", nil, "", "rollouts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := env.Svc.Orgs.Create(ctx, services.Scope{Principal: &services.Principal{Kind: services.PrincipalUser, ID: u.ID, Name: "ro@example.test"}},
+		services.OrgInput{Slug: "ro", Name: "RO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := services.Scope{OrgID: org.ID, Principal: &services.Principal{Kind: services.PrincipalUser, ID: u.ID, Name: "ro@example.test"}}
+	if _, err := env.Svc.Flags.Create(ctx, sc, "default", services.FlagInput{Key: "checkout"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Svc.Flags.Transition(ctx, sc, "default", "checkout", "production", "activate", 0); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{env: env, sc: sc}
+	return f
+}
+
+func startWorker(t *testing.T, env *testenv.Env, svc *services.Services) func() {
+	w, err := jobs.NewWorker(env.Redis.Options, svc, testenv.Logger(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() { once.Do(w.Shutdown) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func dur(d time.Duration) *time.Duration { return &d }
+
+func (f *fixture) plan(t *testing.T) *services.Plan {
+	p, err := f.env.Svc.Rollouts.Get(context.Background(), f.sc, "default", "checkout", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) waitState(t *testing.T, state string, within time.Duration) *services.Plan {
+	deadline := time.Now().Add(within)
+	for {
+		p := f.plan(t)
+		if p.State == state {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plan is %s after %v, want %s (stages %+v)", p.State, within, state, p.Stages)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (f *fixture) count(t *testing.T, table, where string, args ...any) int64 {
+	var n int64
+	if err := f.env.DB.Table(table).Where(where, args...).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// enabled evaluates the flag in production for n users and returns who is in.
+func (f *fixture) enabled(t *testing.T, envID string, n int) map[int]bool {
+	snap, err := f.env.Svc.Snapshots.Get(context.Background(), envID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]bool{}
+	fl := snap.Flags["checkout"]
+	for i := 0; i < n; i++ {
+		r := fl.Evaluate(engine.Context{"key": fmt.Sprintf("user-%d", i)})
+		if fl.Values[r.Variation] == true {
+			out[i] = true
+		}
+	}
+	return out
+}
+
+func TestPlanProgressesThroughEveryStage(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ro := testenv.AsynqRedis(t)
+	q := jobs.NewQueue(ro)
+	t.Cleanup(q.Close)
+	f.env.Svc.SetScheduler(q)
+	f.env.Redis.Options = ro // the worker reads the queue's Redis
+	_, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{MarkRolledOut: true,
+		Stages: []services.StageInput{{Percentage: 10}, {Percentage: 30, After: dur(time.Second)}, {Percentage: 60, After: dur(2 * time.Second)},
+			{Percentage: 100, After: dur(3 * time.Second)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envID := f.plan(t).EnvironmentID
+	startWorker(t, f.env, f.env.Svc)
+	if _, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	// Watch the audience grow: nobody who was in ever drops out.
+	prev := map[int]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.plan(t).State != models.PlanCompleted {
+		if time.Now().After(deadline) {
+			t.Fatalf("plan not completed within 10s: %+v", f.plan(t))
+		}
+		cur := f.enabled(t, envID, 1000)
+		for u := range prev {
+			if !cur[u] {
+				t.Fatalf("user-%d was in and dropped out as the rollout grew", u)
+			}
+		}
+		prev = cur
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := f.count(t, "audit_events", "action = ?", "feature_flag.rollout_stage_applied"); n != 4 {
+		t.Errorf("%d stages applied, want 4", n)
+	}
+	cfg, err := f.env.Svc.Flags.GetConfig(ctx, f.sc, "default", "checkout", "production")
+	if err != nil || cfg.Status != string(engine.RolledOut) {
+		t.Errorf("after the last stage the flag is %s, want ROLLED_OUT (%v)", cfg.Status, err)
+	}
+	if in := f.enabled(t, envID, 1000); len(in) != 1000 {
+		t.Errorf("%d of 1000 users in at the end", len(in))
+	}
+}
+
+func TestEachStageAppliesOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ro := testenv.AsynqRedis(t)
+	q := jobs.NewQueue(ro)
+	t.Cleanup(q.Close)
+	f.env.Svc.SetScheduler(q)
+	f.env.Redis.Options = ro
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 40, After: dur(time.Second)}, {Percentage: 80, After: dur(time.Second)}}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same stage queued again is refused by its unique id; applied twice directly, it counts once.
+	task, _ := jobs.NewApplyStageTask(p.ID, 0)
+	client := asynq.NewClient(asynq.RedisClientOpt{Addr: ro.Addr, DB: ro.DB, Password: ro.Password})
+	t.Cleanup(func() { _ = client.Close() })
+	if _, err := client.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
+		t.Errorf("a duplicate stage task was accepted: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.env.Svc.Rollouts.ApplyStage(ctx, p.ID, 0); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Two workers at once on the same queue.
+	other := services.New(services.Deps{DB: f.env.DB, Redis: f.env.Redis.Client, Config: f.env.Config, Clock: f.env.Clock, Log: testenv.Logger(t)})
+	startWorker(t, f.env, f.env.Svc)
+	startWorker(t, f.env, other)
+	f.waitState(t, models.PlanCompleted, 10*time.Second)
+	if n := f.count(t, "audit_events", "action = ?", "feature_flag.rollout_stage_applied"); n != 3 {
+		t.Errorf("%d stage applications for 3 stages", n)
+	}
+}
+
+func TestWorkerRestartMidPlan(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ro := testenv.AsynqRedis(t)
+	q := jobs.NewQueue(ro)
+	t.Cleanup(q.Close)
+	f.env.Svc.SetScheduler(q)
+	f.env.Redis.Options = ro
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 25}, {Percentage: 100, After: dur(2 * time.Second)}}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := startWorker(t, f.env, f.env.Svc)
+	if _, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.plan(t).Stages[0].AppliedAt == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("first stage not applied")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop() // the worker dies between stages
+	time.Sleep(2500 * time.Millisecond)
+	if p := f.plan(t); p.State != models.PlanRunning || p.Stages[1].AppliedAt != nil {
+		t.Fatalf("with no worker the plan moved on: %+v", p)
+	}
+	startWorker(t, f.env, f.env.Svc) // a new one picks the overdue stage up
+	f.waitState(t, models.PlanCompleted, 10*time.Second)
+}
+
+func TestPauseResumeCancelMoveTasks(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ro := testenv.AsynqRedis(t)
+	q := jobs.NewQueue(ro)
+	t.Cleanup(q.Close)
+	f.env.Svc.SetScheduler(q)
+	f.env.Redis.Options = ro
+	soon := f.env.Clock.Now().Add(time.Second)
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 5, At: &soon}, {Percentage: 50, After: dur(time.Hour)}, {Percentage: 100, After: dur(2 * time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := func() int {
+		n := 0
+		for pos := 0; pos < 3; pos++ {
+			if _, err := q.Inspector().GetTaskInfo(jobs.QueueDefault, jobs.StageTaskID(p.ID, pos)); err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	if n := queued(); n != 3 {
+		t.Fatalf("%d stage tasks queued after start, want 3", n)
+	}
+	if _, err := f.env.Svc.Rollouts.Pause(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if n := queued(); n != 0 {
+		t.Fatalf("%d stage tasks still queued after pause", n)
+	}
+	time.Sleep(1200 * time.Millisecond) // the at-stage is now overdue
+	f.env.Clock.Advance(1200 * time.Millisecond)
+	startWorker(t, f.env, f.env.Svc)
+	if _, err := f.env.Svc.Rollouts.Resume(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.plan(t).Stages[0].AppliedAt == nil { // the overdue stage runs at once
+		if time.Now().After(deadline) {
+			t.Fatal("the overdue stage was not applied after resume")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p := f.plan(t); p.Stages[1].AppliedAt != nil || p.Stages[1].DueAt.Before(f.env.Clock.Now().Add(59*time.Minute)) {
+		t.Errorf("resume did not keep the remaining spacing: %+v", p.Stages[1])
+	}
+	if n := queued(); n != 2 {
+		t.Errorf("%d stage tasks queued after resume, want 2", n)
+	}
+	// A manual edit of the rollout pauses the plan and says so; its tasks leave the queue.
+	pct := 70.0
+	cfg, err := f.env.Svc.Flags.PatchConfig(ctx, f.sc, "default", "checkout", "production", services.ConfigPatch{RolloutPercentage: &pct}, 0)
+	if err != nil || cfg.Notice == "" {
+		t.Fatalf("manual edit: notice %q, %v", cfg.Notice, err)
+	}
+	if p := f.plan(t); p.State != models.PlanPaused || p.Reason == "" {
+		t.Errorf("after a manual edit the plan is %s (%q)", p.State, p.Reason)
+	}
+	if n := queued(); n != 0 {
+		t.Errorf("%d stage tasks queued after the manual edit", n)
+	}
+	if _, err := f.env.Svc.Rollouts.Resume(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Svc.Rollouts.Cancel(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if n := queued(); n != 0 {
+		t.Errorf("%d stage tasks queued after cancel", n)
+	}
+	if p := f.plan(t); p.State != models.PlanCancelled {
+		t.Errorf("state after cancel = %s", p.State)
+	}
+}

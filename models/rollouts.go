@@ -1,0 +1,150 @@
+package models
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Rollout plan states.
+const (
+	PlanDraft      = "DRAFT"
+	PlanRunning    = "RUNNING"
+	PlanPaused     = "PAUSED"
+	PlanCompleted  = "COMPLETED"
+	PlanCancelled  = "CANCELLED"
+	PlanRolledBack = "ROLLED_BACK"
+)
+
+// RolloutPlan moves one flag configuration through scheduled percentages.
+type RolloutPlan struct {
+	ID            string `gorm:"primaryKey"`
+	OrgID         string
+	ProjectID     string
+	EnvironmentID string
+	FlagID        string
+	ConfigID      string
+	State         string
+	Variation     string // the variation rolled out; "" means the configuration's on variation
+	MarkRolledOut bool
+	Reason        string
+	StartedAt     *time.Time
+	PausedAt      *time.Time
+	FinishedAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
+	Stages        []RolloutStage `gorm:"foreignKey:PlanID"`
+}
+
+// RolloutStage is one percentage of a plan, due at a time or after a delay from the start.
+type RolloutStage struct {
+	ID           string `gorm:"primaryKey"`
+	PlanID       string
+	Position     int
+	Weight       int // thousandths of a percent
+	At           *time.Time
+	AfterSeconds *int64
+	DueAt        *time.Time
+	AppliedAt    *time.Time
+}
+
+// SafetyGuard watches a metric of a flag configuration and rolls it back when it is breached.
+type SafetyGuard struct {
+	ID              string `gorm:"primaryKey"`
+	OrgID           string
+	ProjectID       string
+	EnvironmentID   string
+	ConfigID        string
+	Metric          string
+	Comparator      string
+	Threshold       float64
+	WindowSeconds   int
+	MinSample       int
+	Action          string
+	CooldownSeconds int
+	TriggerHash     *string
+	LastTriggeredAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Version         int64
+}
+
+// MetricBucket is one minute of one flag variation's outcomes in an environment.
+type MetricBucket struct {
+	EnvironmentID string    `gorm:"primaryKey"`
+	FlagKey       string    `gorm:"primaryKey"`
+	Variation     string    `gorm:"primaryKey"`
+	Minute        time.Time `gorm:"primaryKey"`
+	Evaluations   int64
+	Errors        int64
+	Successes     int64
+}
+
+// PlanOfConfig loads a configuration's plan with its stages in order.
+func PlanOfConfig(db *gorm.DB, orgID, configID string) (*RolloutPlan, error) {
+	var p RolloutPlan
+	err := db.Preload("Stages", func(q *gorm.DB) *gorm.DB { return q.Order("position") }).
+		Where("org_id = ? AND config_id = ?", orgID, configID).Take(&p).Error
+	if err != nil {
+		return nil, Translate(err, "rollout plan")
+	}
+	return &p, nil
+}
+
+// PlanByID loads a plan with its stages, locking it against concurrent stage applications on
+// Postgres (SQLite write transactions are exclusive already).
+func PlanByID(tx *gorm.DB, id string, lock bool) (*RolloutPlan, error) {
+	var p RolloutPlan
+	q := tx
+	if lock && tx.Name() == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where("id = ?", id).Take(&p).Error; err != nil {
+		return nil, Translate(err, "rollout plan")
+	}
+	if err := tx.Where("plan_id = ?", id).Order("position").Find(&p.Stages).Error; err != nil {
+		return nil, Translate(err, "rollout stages")
+	}
+	return &p, nil
+}
+
+// AddMetrics adds outcome counts to their minute buckets, one statement for the whole batch.
+func AddMetrics(db *gorm.DB, rows []MetricBucket) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	err := db.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "environment_id"}, {Name: "flag_key"}, {Name: "variation"}, {Name: "minute"}},
+		DoUpdates: clause.Assignments(map[string]any{
+			"evaluations": gorm.Expr("metric_buckets.evaluations + excluded.evaluations"),
+			"errors":      gorm.Expr("metric_buckets.errors + excluded.errors"),
+			"successes":   gorm.Expr("metric_buckets.successes + excluded.successes"),
+		}),
+	}).CreateInBatches(rows, 500).Error
+	return Translate(err, "metrics")
+}
+
+// MetricTotals sums outcomes per environment, flag and variation since a time.
+type MetricTotals struct {
+	EnvironmentID string
+	FlagKey       string
+	Variation     string
+	Errors        int64
+	Successes     int64
+}
+
+// SumMetrics totals buckets at or after since for the given environments.
+func SumMetrics(db *gorm.DB, envIDs []string, since time.Time) ([]MetricTotals, error) {
+	var out []MetricTotals
+	err := db.Model(&MetricBucket{}).Select("environment_id, flag_key, variation, SUM(errors) AS errors, SUM(successes) AS successes").
+		Where("environment_id IN ? AND minute >= ?", envIDs, since).Group("environment_id, flag_key, variation").Scan(&out).Error
+	return out, Translate(err, "metrics")
+}
+
+// PruneMetrics deletes buckets older than cutoff.
+func PruneMetrics(db *gorm.DB, cutoff time.Time) (int64, error) {
+	res := db.Where("minute < ?", cutoff).Delete(&MetricBucket{})
+	return res.RowsAffected, Translate(res.Error, "metrics")
+}

@@ -1,0 +1,511 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/models"
+)
+
+// Scheduler puts rollout stages on the job queue and takes them off. The jobs package implements
+// it with asynq; services only know this interface (imports flow downwards).
+type Scheduler interface {
+	ScheduleStage(ctx context.Context, planID string, position int, at time.Time) error
+	UnscheduleStages(ctx context.Context, planID string, positions []int) error
+}
+
+// SetScheduler connects the job queue. Without one, plans can be edited but not started.
+func (s *Services) SetScheduler(sch Scheduler) { s.scheduler = sch }
+
+// Rollouts runs scheduled rollout plans: ordered stages that raise a flag's rollout over time.
+type Rollouts struct{ s *Services }
+
+// MaxStages bounds a plan.
+const MaxStages = 20
+
+// StageInput is one stage: a percentage, due at a time or after a delay from the plan's start
+// (neither: at once).
+type StageInput struct {
+	Percentage float64
+	At         *time.Time
+	After      *time.Duration
+}
+
+// PlanInput is a plan to create or replace.
+type PlanInput struct {
+	Stages        []StageInput
+	Variation     string // rolled out variation; "" means the configuration's on variation
+	MarkRolledOut bool   // mark the flag ROLLED_OUT when the last stage (100%) is applied
+}
+
+// Plan is a plan with the configuration it drives.
+type Plan struct {
+	models.RolloutPlan
+	FlagKey string
+	EnvKey  string
+}
+
+func planView(p *models.RolloutPlan) map[string]any {
+	stages := make([]map[string]any, len(p.Stages))
+	for i, s := range p.Stages {
+		stages[i] = map[string]any{"position": s.Position, "percentage": float64(s.Weight) / 1000, "due_at": s.DueAt, "applied_at": s.AppliedAt}
+	}
+	return map[string]any{"id": p.ID, "state": p.State, "variation": p.Variation, "reason": p.Reason, "stages": stages}
+}
+
+func (ro *Rollouts) validate(in PlanInput, f *models.Flag, now time.Time) ([]models.RolloutStage, error) {
+	var v errs.Validation
+	if len(in.Stages) == 0 || len(in.Stages) > MaxStages {
+		v.Add("stages", "a plan has 1 to %d stages", MaxStages)
+	}
+	if in.Variation != "" {
+		found := false
+		for _, va := range f.Variations {
+			found = found || va.ID == in.Variation
+		}
+		if !found {
+			v.Add("variation", "no variation has id %q", in.Variation)
+		}
+	}
+	out := make([]models.RolloutStage, 0, len(in.Stages))
+	prevPct, prevDue := -1.0, now
+	for i, st := range in.Stages {
+		field := fmt.Sprintf("stages[%d]", i)
+		if st.Percentage < 0 || st.Percentage > 100 || math.IsNaN(st.Percentage) {
+			v.Add(field+".percentage", "must be between 0 and 100")
+		} else if st.Percentage < prevPct {
+			v.Add(field+".percentage", "must not be lower than the stage before (%.3g)", prevPct)
+		}
+		prevPct = st.Percentage
+		stage := models.RolloutStage{ID: models.NewID(), Position: i, Weight: int(st.Percentage*1000 + 0.5)}
+		due := now
+		switch {
+		case st.At != nil && st.After != nil:
+			v.Add(field, "give at or after, not both")
+		case st.At != nil:
+			t := st.At.UTC().Truncate(time.Microsecond)
+			if !t.After(now) {
+				v.Add(field+".at", "must be in the future")
+			}
+			stage.At, due = &t, t
+		case st.After != nil:
+			if *st.After < 0 {
+				v.Add(field+".after", "must not be negative")
+			}
+			secs := int64(*st.After / time.Second)
+			stage.AfterSeconds, due = &secs, now.Add(time.Duration(secs)*time.Second)
+		default:
+			zero := int64(0)
+			stage.AfterSeconds = &zero
+		}
+		if due.Before(prevDue) {
+			v.Add(field, "is due before the stage before it")
+		}
+		prevDue = due
+		out = append(out, stage)
+	}
+	return out, v.Err()
+}
+
+// configOf loads a configuration by its resolved names, for the plan routes.
+func (ro *Rollouts) configOf(db *gorm.DB, sc Scope, projectRef, flagRef, envRef string) (*Config, error) {
+	return ro.s.Flags.resolveConfig(db, sc, projectRef, flagRef, envRef)
+}
+
+// Get returns the plan of a flag in an environment.
+func (ro *Rollouts) Get(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Plan, error) {
+	db := ro.s.db.WithContext(ctx)
+	cfg, err := ro.configOf(db, sc, projectRef, flagRef, envRef)
+	if err != nil {
+		return nil, err
+	}
+	p, err := models.PlanOfConfig(db, sc.OrgID, cfg.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{RolloutPlan: *p, FlagKey: cfg.Flag.Key, EnvKey: cfg.Environment.Key}, nil
+}
+
+// Put creates the plan of a flag in an environment, or replaces one that is not running.
+func (ro *Rollouts) Put(ctx context.Context, sc Scope, projectRef, flagRef, envRef string, in PlanInput) (*Plan, error) {
+	var out *Plan
+	err := ro.s.tx(ctx, func(tx *gorm.DB) error {
+		cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+		if err != nil {
+			return err
+		}
+		now := ro.s.now()
+		stages, err := ro.validate(in, &cfg.Flag, now)
+		if err != nil {
+			return err
+		}
+		var before map[string]any
+		if old, err := models.PlanOfConfig(tx, sc.OrgID, cfg.ID); err == nil {
+			if old.State == models.PlanRunning || old.State == models.PlanPaused {
+				return errs.Conflictf("a rollout plan is %s for this flag here; cancel it first", old.State)
+			}
+			before = planView(old)
+			if err := tx.Where("id = ?", old.ID).Delete(&models.RolloutPlan{}).Error; err != nil {
+				return models.Translate(err, "rollout plan")
+			}
+		} else if errs.KindOf(err) != errs.NotFound {
+			return err
+		}
+		p := &models.RolloutPlan{ID: models.NewID(), OrgID: sc.OrgID, ProjectID: cfg.Flag.ProjectID, EnvironmentID: cfg.Environment.ID,
+			FlagID: cfg.Flag.ID, ConfigID: cfg.ID, State: models.PlanDraft, Variation: in.Variation, MarkRolledOut: in.MarkRolledOut,
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		if err := models.Create(tx, "rollout plan", p); err != nil {
+			return err
+		}
+		for i := range stages {
+			stages[i].PlanID = p.ID
+		}
+		if err := models.Create(tx, "rollout stages", &stages); err != nil {
+			return err
+		}
+		p.Stages = stages
+		out = &Plan{RolloutPlan: *p, FlagKey: cfg.Flag.Key, EnvKey: cfg.Environment.Key}
+		return ro.s.audit(tx, sc, "feature_flag.rollout_plan_saved", "rollout_plan", p.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, before, planView(p))
+	})
+	return out, err
+}
+
+// Delete removes a plan that is not running or paused.
+func (ro *Rollouts) Delete(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) error {
+	return ro.s.tx(ctx, func(tx *gorm.DB) error {
+		cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+		if err != nil {
+			return err
+		}
+		p, err := models.PlanOfConfig(tx, sc.OrgID, cfg.ID)
+		if err != nil {
+			return err
+		}
+		if p.State == models.PlanRunning || p.State == models.PlanPaused {
+			return errs.Conflictf("the rollout plan is %s; cancel it first", p.State)
+		}
+		if err := tx.Where("id = ?", p.ID).Delete(&models.RolloutPlan{}).Error; err != nil {
+			return models.Translate(err, "rollout plan")
+		}
+		return ro.s.audit(tx, sc, "feature_flag.rollout_plan_deleted", "rollout_plan", p.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, planView(p), nil)
+	})
+}
+
+// transition changes a plan's state in a transaction, computing due times, and afterwards puts
+// the remaining stages on the queue or takes them off.
+func (ro *Rollouts) transition(ctx context.Context, sc Scope, projectRef, flagRef, envRef, verb string) (*Plan, error) {
+	if ro.s.scheduler == nil && (verb == "start" || verb == "resume") {
+		return nil, errs.Conflictf("no job queue is connected to this server: plans cannot run")
+	}
+	var out *Plan
+	err := ro.s.tx(ctx, func(tx *gorm.DB) error {
+		cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+		if err != nil {
+			return err
+		}
+		cur, err := models.PlanOfConfig(tx, sc.OrgID, cfg.ID)
+		if err != nil {
+			return err
+		}
+		p, err := models.PlanByID(tx, cur.ID, true)
+		if err != nil {
+			return err
+		}
+		before := planView(p)
+		now := ro.s.now()
+		fields := map[string]any{}
+		switch verb {
+		case "start":
+			if p.State != models.PlanDraft {
+				return errs.Conflictf("only a DRAFT plan can start; this one is %s", p.State)
+			}
+			if st := engine.Status(cfg.Status); !st.Serving() {
+				return errs.Conflictf("the flag is %s here; a plan needs it ACTIVE or ENABLED", st)
+			}
+			for i := range p.Stages {
+				due := now
+				if p.Stages[i].At != nil {
+					due = *p.Stages[i].At
+				} else if p.Stages[i].AfterSeconds != nil {
+					due = now.Add(time.Duration(*p.Stages[i].AfterSeconds) * time.Second)
+				}
+				p.Stages[i].DueAt = &due
+			}
+			fields["state"], fields["started_at"], fields["reason"] = models.PlanRunning, now, ""
+		case "pause":
+			if p.State != models.PlanRunning {
+				return errs.Conflictf("only a RUNNING plan can pause; this one is %s", p.State)
+			}
+			fields["state"], fields["paused_at"] = models.PlanPaused, now
+		case "resume":
+			if p.State != models.PlanPaused {
+				return errs.Conflictf("only a PAUSED plan can resume; this one is %s", p.State)
+			}
+			// after-stages keep their spacing from the last applied stage, counted from now;
+			// at-stages keep their time, and overdue ones run at once, in order.
+			var base int64
+			for _, s := range p.Stages {
+				if s.AppliedAt != nil && s.AfterSeconds != nil {
+					base = *s.AfterSeconds
+				}
+			}
+			for i := range p.Stages {
+				s := &p.Stages[i]
+				if s.AppliedAt != nil {
+					continue
+				}
+				due := now
+				if s.At != nil && s.At.After(now) {
+					due = *s.At
+				} else if s.AfterSeconds != nil {
+					due = now.Add(time.Duration(*s.AfterSeconds-base) * time.Second)
+				}
+				s.DueAt = &due
+			}
+			fields["state"], fields["paused_at"], fields["reason"] = models.PlanRunning, nil, ""
+		case "cancel":
+			if p.State != models.PlanRunning && p.State != models.PlanPaused && p.State != models.PlanDraft {
+				return errs.Conflictf("the plan is already %s", p.State)
+			}
+			fields["state"], fields["finished_at"] = models.PlanCancelled, now
+		}
+		if _, err := models.UpdateVersioned(tx, models.Versioned{Table: "rollout_plans", What: "rollout plan", OrgID: sc.OrgID,
+			ID: p.ID, Current: p.Version}, now, fields); err != nil {
+			return err
+		}
+		for _, s := range p.Stages {
+			if err := tx.Model(&models.RolloutStage{}).Where("id = ?", s.ID).Update("due_at", s.DueAt).Error; err != nil {
+				return models.Translate(err, "rollout stage")
+			}
+		}
+		after, err := models.PlanByID(tx, p.ID, false)
+		if err != nil {
+			return err
+		}
+		out = &Plan{RolloutPlan: *after, FlagKey: cfg.Flag.Key, EnvKey: cfg.Environment.Key}
+		return ro.s.audit(tx, sc, "feature_flag.rollout_"+verb+map[string]string{"start": "ed", "pause": "d", "resume": "d", "cancel": "led"}[verb],
+			"rollout_plan", p.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, before, planView(after))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, ro.sync(ctx, &out.RolloutPlan)
+}
+
+// sync makes the queue match a plan: its unapplied stages scheduled while it runs, none otherwise.
+func (ro *Rollouts) sync(ctx context.Context, p *models.RolloutPlan) error {
+	if ro.s.scheduler == nil {
+		return nil
+	}
+	var pending []int
+	for _, s := range p.Stages {
+		if s.AppliedAt == nil {
+			pending = append(pending, s.Position)
+		}
+	}
+	if p.State != models.PlanRunning {
+		return ro.s.scheduler.UnscheduleStages(ctx, p.ID, pending)
+	}
+	for _, s := range p.Stages {
+		if s.AppliedAt == nil && s.DueAt != nil {
+			if err := ro.s.scheduler.ScheduleStage(ctx, p.ID, s.Position, *s.DueAt); err != nil {
+				return fmt.Errorf("schedule stage %d: %w", s.Position, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Start, Pause, Resume and Cancel move a plan.
+func (ro *Rollouts) Start(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Plan, error) {
+	return ro.transition(ctx, sc, projectRef, flagRef, envRef, "start")
+}
+
+// Pause stops a running plan and takes its pending stages off the queue.
+func (ro *Rollouts) Pause(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Plan, error) {
+	return ro.transition(ctx, sc, projectRef, flagRef, envRef, "pause")
+}
+
+// Resume restarts a paused plan; overdue stages are applied at once, one by one.
+func (ro *Rollouts) Resume(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Plan, error) {
+	return ro.transition(ctx, sc, projectRef, flagRef, envRef, "resume")
+}
+
+// Cancel ends a plan and takes its pending stages off the queue.
+func (ro *Rollouts) Cancel(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Plan, error) {
+	return ro.transition(ctx, sc, projectRef, flagRef, envRef, "cancel")
+}
+
+// ApplyStage applies a plan's stage (and any earlier one not yet applied, in order) if the plan
+// is still running. Idempotent: a retried or duplicated task changes nothing twice. It reports
+// how many stages it applied.
+func (ro *Rollouts) ApplyStage(ctx context.Context, planID string, position int) (int, error) {
+	applied := 0
+	var projectID, orgID string
+	err := ro.s.tx(ctx, func(tx *gorm.DB) error {
+		p, err := models.PlanByID(tx, planID, true)
+		if err != nil {
+			return err
+		}
+		if p.State != models.PlanRunning {
+			return nil
+		}
+		projectID, orgID = p.ProjectID, p.OrgID
+		sc := Scope{OrgID: p.OrgID, Principal: &Principal{Kind: PrincipalSystem, Name: "rollout plan"}}
+		now := ro.s.now()
+		for _, s := range p.Stages {
+			if s.Position > position {
+				break
+			}
+			if s.AppliedAt != nil {
+				continue
+			}
+			if err := ro.applyOne(tx, sc, p, s, now); err != nil {
+				return err
+			}
+			applied++
+		}
+		last := p.Stages[len(p.Stages)-1]
+		if applied > 0 && position >= last.Position {
+			fields := map[string]any{"state": models.PlanCompleted, "finished_at": now}
+			if _, err := models.UpdateVersioned(tx, models.Versioned{Table: "rollout_plans", What: "rollout plan", OrgID: p.OrgID,
+				ID: p.ID, Current: p.Version}, now, fields); err != nil {
+				return err
+			}
+			if p.MarkRolledOut && last.Weight == engine.BucketScale {
+				return ro.markRolledOut(tx, sc, p)
+			}
+		}
+		return nil
+	})
+	if err == nil && applied > 0 {
+		ro.s.changed(ctx, orgID, projectID)
+	}
+	return applied, err
+}
+
+func (ro *Rollouts) loadConfig(tx *gorm.DB, orgID, configID string) (*Config, error) {
+	var c models.FlagConfig
+	if err := tx.Where("org_id = ? AND id = ?", orgID, configID).Take(&c).Error; err != nil {
+		return nil, models.Translate(err, "flag configuration")
+	}
+	var f models.Flag
+	if err := tx.Where("id = ?", c.FlagID).Take(&f).Error; err != nil {
+		return nil, models.Translate(err, "flag")
+	}
+	env, err := models.EnvironmentByID(tx, orgID, c.EnvironmentID)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Flag: f, Environment: *env, FlagConfig: c}, nil
+}
+
+// serveWeight is the fallthrough giving weight thousandths the plan's variation, the rest the default.
+func serveWeight(cfg *Config, variation string, weight int) engine.Serve {
+	on := variation
+	if on == "" {
+		on = cfg.OnVariation
+	}
+	if on == "" {
+		on = onVariation(&cfg.Flag)
+	}
+	return engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{
+		{Variation: on, Weight: weight}, {Variation: cfg.DefaultVariation, Weight: engine.BucketScale - weight}}}}
+}
+
+func (ro *Rollouts) applyOne(tx *gorm.DB, sc Scope, p *models.RolloutPlan, s models.RolloutStage, now time.Time) error {
+	cfg, err := ro.loadConfig(tx, p.OrgID, p.ConfigID)
+	if err != nil {
+		return err
+	}
+	after := cfg.FlagConfig
+	after.Fallthrough = serveWeight(cfg, p.Variation, s.Weight)
+	if _, err := ro.s.Flags.write(tx, sc, cfg, cfg.FlagConfig, after, engine.Status(cfg.Status), 0); err != nil {
+		return err
+	}
+	if err := tx.Model(&models.RolloutStage{}).Where("id = ? AND applied_at IS NULL", s.ID).Update("applied_at", now).Error; err != nil {
+		return models.Translate(err, "rollout stage")
+	}
+	return ro.s.audit(tx, sc, "feature_flag.rollout_stage_applied", "flag_config", cfg.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, nil,
+		map[string]any{"plan_id": p.ID, "stage": s.Position, "percentage": float64(s.Weight) / 1000})
+}
+
+func (ro *Rollouts) markRolledOut(tx *gorm.DB, sc Scope, p *models.RolloutPlan) error {
+	for _, target := range []engine.Status{engine.Enabled, engine.RolledOut} {
+		cfg, err := ro.loadConfig(tx, p.OrgID, p.ConfigID)
+		if err != nil {
+			return err
+		}
+		st := engine.Status(cfg.Status)
+		if st == target || (target == engine.Enabled && st != engine.Active) {
+			continue
+		}
+		after := cfg.FlagConfig
+		if target == engine.RolledOut && p.Variation != "" {
+			after.OnVariation = p.Variation
+		}
+		if _, err := ro.s.Flags.write(tx, sc, cfg, cfg.FlagConfig, after, target, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pauseForManualEdit pauses a running plan of a configuration whose rollout someone changed by
+// hand, in the same transaction as the edit. It returns a notice for the editor, "" if none ran.
+func (ro *Rollouts) pauseForManualEdit(tx *gorm.DB, sc Scope, cfg *Config) (string, *models.RolloutPlan, error) {
+	p, err := models.PlanOfConfig(tx, sc.OrgID, cfg.ID)
+	if errs.KindOf(err) == errs.NotFound || (err == nil && p.State != models.PlanRunning) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	now := ro.s.now()
+	who := "someone"
+	if sc.Principal != nil && sc.Principal.Name != "" {
+		who = sc.Principal.Name
+	}
+	reason := "paused: the rollout was edited by hand by " + who
+	if _, err := models.UpdateVersioned(tx, models.Versioned{Table: "rollout_plans", What: "rollout plan", OrgID: sc.OrgID,
+		ID: p.ID, Current: p.Version}, now, map[string]any{"state": models.PlanPaused, "paused_at": now, "reason": reason}); err != nil {
+		return "", nil, err
+	}
+	if err := ro.s.audit(tx, sc, "feature_flag.rollout_paused", "rollout_plan", p.ID, cfg.Flag.Key+"/"+cfg.Environment.Key,
+		planView(p), map[string]any{"state": models.PlanPaused, "reason": reason}); err != nil {
+		return "", nil, err
+	}
+	p.State = models.PlanPaused
+	return "the running rollout plan was paused because its rollout was edited by hand; resume it to continue", p, nil
+}
+
+// Reconcile applies stages that are overdue by more than grace on running plans: a safety net for
+// a task lost with a Redis that kept nothing, or never scheduled because the queue was down.
+func (ro *Rollouts) Reconcile(ctx context.Context, grace time.Duration) (int, error) {
+	var due []struct {
+		PlanID   string
+		Position int
+	}
+	err := ro.s.db.WithContext(ctx).Table("rollout_stages").Select("rollout_stages.plan_id, MAX(rollout_stages.position) AS position").
+		Joins("JOIN rollout_plans ON rollout_plans.id = rollout_stages.plan_id").
+		Where("rollout_plans.state = ? AND rollout_stages.applied_at IS NULL AND rollout_stages.due_at < ?", models.PlanRunning, ro.s.now().Add(-grace)).
+		Group("rollout_stages.plan_id").Scan(&due).Error
+	if err != nil {
+		return 0, models.Translate(err, "rollout stages")
+	}
+	total := 0
+	for _, d := range due {
+		n, err := ro.ApplyStage(ctx, d.PlanID, d.Position)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
