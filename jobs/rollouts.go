@@ -97,8 +97,12 @@ func (q *Queue) ScheduleStage(ctx context.Context, planID string, position int, 
 	}
 	_, err = q.client.EnqueueContext(ctx, task, asynq.ProcessAt(at))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		if derr := q.inspector.DeleteTask(QueueDefault, StageTaskID(planID, position)); derr != nil {
-			return nil // running right now: it will find the plan as it is
+		id := StageTaskID(planID, position)
+		if derr := q.inspector.DeleteTask(QueueDefault, id); derr != nil {
+			if info, ierr := q.inspector.GetTaskInfo(QueueDefault, id); ierr == nil && info.State == asynq.TaskStateActive {
+				return nil // running right now: it will find the plan as it is
+			}
+			return fmt.Errorf("replace queued stage %d: %w", position, derr)
 		}
 		_, err = q.client.EnqueueContext(ctx, task, asynq.ProcessAt(at))
 	}
