@@ -285,6 +285,35 @@ func init() {
 	rows["POST "+pr+"/pause"] = routeCase{min: developer, ok: 200, build: withPath(planFor("RUNNING"), "/pause", nil)}
 	rows["POST "+pr+"/resume"] = routeCase{min: developer, ok: 200, build: withPath(planFor("PAUSED"), "/resume", nil)}
 	rows["POST "+pr+"/cancel"] = routeCase{min: developer, ok: 200, build: withPath(planFor("RUNNING"), "/cancel", nil)}
+	const gr = fr + "/:flag/environments/:env/guards"
+	guardBody := map[string]any{"metric": "error_rate", "threshold": 0.05, "action": "rollback_to_zero"}
+	freshGuard := func(s *server, a *tenant) (string, string) {
+		key := freshFlag(s, a)
+		g, _, err := s.Svc.Guards.Create(context.Background(), services.SystemScope(a.org.ID), "default", key, "production",
+			services.GuardInput{Metric: "error_rate", Threshold: 0.1, Action: "kill_switch"})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return pf + key + "/environments/production/guards", g.ID
+	}
+	rows["GET "+gr] = routeCase{min: viewer, ok: 200, build: func(s *server, a *tenant) (string, any) { p, _ := freshGuard(s, a); return p, nil }}
+	rows["POST "+gr] = routeCase{min: developer, ok: 201, build: func(s *server, a *tenant) (string, any) {
+		return pf + freshFlag(s, a) + "/environments/production/guards", guardBody
+	}}
+	rows["GET "+gr+"/:guard"] = routeCase{min: viewer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		p, id := freshGuard(s, a)
+		return p + "/" + id, nil
+	}}
+	rows["DELETE "+gr+"/:guard"] = routeCase{min: developer, ok: 204, build: func(s *server, a *tenant) (string, any) {
+		p, id := freshGuard(s, a)
+		return p + "/" + id, nil
+	}}
+	rows["POST "+gr+"/:guard/trigger/rotate"] = routeCase{min: developer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		p, id := freshGuard(s, a)
+		return p + "/" + id + "/trigger/rotate", nil
+	}}
+	rows["POST /api/v1/sdk/metrics"] = routeCase{sdk: true, ok: 202, build: fixed("/api/v1/sdk/metrics",
+		map[string]any{"metrics": []map[string]any{{"flag_key": "f", "variation": "true", "evaluations": 1, "successes": 1}}})}
 	for k, v := range rows {
 		matrix[k] = v
 	}
@@ -295,6 +324,7 @@ var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /swagger/*any": true,
 	"POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true, "POST /api/v1/auth/logout": true,
 	"POST /api/v1/auth/signup": true, "POST /api/v1/auth/accept-invite": true,
+	"POST /api/v1/triggers/:secret": true, // the secret in the path is the credential
 }
 
 func TestRBACMatrix(t *testing.T) {

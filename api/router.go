@@ -181,6 +181,13 @@ func NewRouter(d Deps) (*Router, error) {
 	for _, verb := range []string{"start", "pause", "resume", "cancel"} {
 		project(http.MethodPost, plan+"/"+verb, policies.Rollouts, policies.Write, h.planVerb)
 	}
+	const guards = f + "/environments/:env/guards"
+	project(http.MethodGet, guards, policies.Rollouts, policies.Read, h.listGuards)
+	project(http.MethodPost, guards, policies.Rollouts, policies.Write, h.createGuard)
+	project(http.MethodGet, guards+"/:guard", policies.Rollouts, policies.Read, h.getGuard)
+	project(http.MethodDelete, guards+"/:guard", policies.Rollouts, policies.Write, h.deleteGuard)
+	project(http.MethodPost, guards+"/:guard/trigger/rotate", policies.Rollouts, policies.Write, h.rotateTrigger)
+	public(http.MethodPost, v1+"/triggers/:secret", h.trigger) // the secret is the credential
 
 	// The simple API of sources 000 and 003: one environment, chosen by the credential.
 	simple := func(method, path string, res policies.Resource, act policies.Action, fn gin.HandlerFunc) {
@@ -204,6 +211,7 @@ func NewRouter(d Deps) (*Router, error) {
 	sdk(http.MethodPost, v1+"/feature-flags/evaluate", false, false, h.evaluateAll)
 	sdk(http.MethodGet, v1+"/sdk/config", true, false, h.sdkConfig)
 	sdk(http.MethodGet, v1+"/sdk/stream", true, false, h.sdkStream)
+	sdk(http.MethodPost, v1+"/sdk/metrics", false, false, h.ingestMetrics)
 	sdk(http.MethodPost, "/ofrep/v1/evaluate/flags/:key", false, true, h.ofrepEvaluate)
 	sdk(http.MethodPost, "/ofrep/v1/evaluate/flags", false, true, h.ofrepBulk)
 	sdk(http.MethodGet, "/ofrep/v1/stream", false, true, h.ofrepStream)

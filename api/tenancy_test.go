@@ -16,7 +16,7 @@ func (s *server) snapshot(orgID string) string {
 	s.t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"organizations", "memberships", "invitations", "projects", "environments", "sdk_keys",
-		"api_keys", "audit_events", "flags", "flag_configs", "segments"} {
+		"api_keys", "audit_events", "flags", "flag_configs", "segments", "rollout_plans", "safety_guards"} {
 		col := "org_id"
 		if table == "organizations" {
 			col = "id"
@@ -60,9 +60,14 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bGuard, _, err := s.Svc.Guards.Create(ctx, bsc, "default", "bravo-flag", "production",
+		services.GuardInput{Metric: "error_rate", Threshold: 0.1, Action: "kill_switch"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	theirs := map[string]string{
 		":member": bAdmin.ID, ":invitation": inv.ID, ":key": bKey.ID, ":project": b.project.ID, ":env": b.env.ID,
-		":flag": bFlag.ID, ":segment": bSeg.ID,
+		":flag": bFlag.ID, ":segment": bSeg.ID, ":guard": bGuard.ID,
 	}
 	before := s.snapshot(b.org.ID)
 

@@ -3784,6 +3784,361 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "List a flag's safety guards in an environment",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "type": "array",
+                            "items": {
+                                "$ref": "#/definitions/api.GuardResponse"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Watches the error rate of the cohort served the rolled-out variation (error_rate), optionally relative to the control cohort (error_rate_ratio), over a window with a minimum sample, while a rollout plan runs. A breach performs the action, marks the plan ROLLED_BACK and audits feature_flag.auto_rolled_back. The response's trigger_url (shown once) lets any monitoring tool force the action with a POST.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Add a safety guard",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "the guard",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.GuardRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.GuardResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards/{guard}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Get a safety guard",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "guard id",
+                        "name": "guard",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.GuardResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Delete a safety guard",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "guard id",
+                        "name": "guard",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards/{guard}/trigger/rotate": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "The old URL stops working at once; the new one is in this response only.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Rotate a guard's trigger URL",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "guard id",
+                        "name": "guard",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.GuardResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/pause": {
             "post": {
                 "security": [
@@ -5074,6 +5429,63 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/sdk/metrics": {
+            "post": {
+                "security": [
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Batches (up to 1000 points) of evaluations, errors and successes per flag × variation, added to per-minute buckets that safety guards read. Timestamps default to now and may be up to an hour old. Server or client SDK key.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sdk"
+                ],
+                "summary": "Report evaluation outcomes",
+                "parameters": [
+                    {
+                        "description": "the batch",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.MetricsRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "202": {
+                        "description": "Accepted",
+                        "schema": {
+                            "$ref": "#/definitions/api.MetricsResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/sdk/stream": {
             "get": {
                 "security": [
@@ -5101,6 +5513,47 @@ const docTemplate = `{
                     },
                     "403": {
                         "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/triggers/{secret}": {
+            "post": {
+                "description": "For monitoring tools: performs the guard's action (roll back to the previous stage or to zero, or the kill switch), marks a running plan ROLLED_BACK, and audits it. The secret in the path is the credential; an unknown or rotated one is 404. At most 30 calls a minute per URL (429).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "Call a guard's trigger URL",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "the trigger secret (vtr_…)",
+                        "name": "secret",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.TriggerResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "429": {
+                        "description": "Too Many Requests",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -6051,6 +6504,97 @@ const docTemplate = `{
                 }
             }
         },
+        "api.GuardRequest": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "rollback_to_previous_stage",
+                        "rollback_to_zero",
+                        "kill_switch"
+                    ],
+                    "example": "rollback_to_zero"
+                },
+                "comparator": {
+                    "type": "string",
+                    "enum": [
+                        "gt",
+                        "gte"
+                    ],
+                    "example": "gt"
+                },
+                "cooldown": {
+                    "type": "string",
+                    "example": "10m"
+                },
+                "metric": {
+                    "type": "string",
+                    "enum": [
+                        "error_rate",
+                        "error_rate_ratio"
+                    ],
+                    "example": "error_rate"
+                },
+                "min_sample": {
+                    "type": "integer",
+                    "example": 100
+                },
+                "threshold": {
+                    "type": "number",
+                    "example": 0.05
+                },
+                "window": {
+                    "type": "string",
+                    "example": "5m"
+                }
+            }
+        },
+        "api.GuardResponse": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string"
+                },
+                "comparator": {
+                    "type": "string"
+                },
+                "cooldown": {
+                    "type": "string"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "environment": {
+                    "type": "string"
+                },
+                "flag": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "last_triggered_at": {
+                    "type": "string"
+                },
+                "metric": {
+                    "type": "string"
+                },
+                "min_sample": {
+                    "type": "integer"
+                },
+                "threshold": {
+                    "type": "number"
+                },
+                "trigger_url": {
+                    "type": "string",
+                    "example": "/api/v1/triggers/vtr_…"
+                },
+                "window": {
+                    "type": "string"
+                }
+            }
+        },
         "api.HealthResponse": {
             "type": "object",
             "properties": {
@@ -6229,6 +6773,53 @@ const docTemplate = `{
                 "role": {
                     "type": "string",
                     "example": "ADMIN"
+                }
+            }
+        },
+        "api.MetricPoint": {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "evaluations": {
+                    "type": "integer",
+                    "example": 120
+                },
+                "flag_key": {
+                    "type": "string",
+                    "example": "new-checkout-flow"
+                },
+                "successes": {
+                    "type": "integer",
+                    "example": 117
+                },
+                "timestamp": {
+                    "type": "string"
+                },
+                "variation": {
+                    "type": "string",
+                    "example": "true"
+                }
+            }
+        },
+        "api.MetricsRequest": {
+            "type": "object",
+            "properties": {
+                "metrics": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.MetricPoint"
+                    }
+                }
+            }
+        },
+        "api.MetricsResponse": {
+            "type": "object",
+            "properties": {
+                "accepted": {
+                    "type": "integer"
                 }
             }
         },
@@ -6827,6 +7418,17 @@ const docTemplate = `{
                 },
                 "user": {
                     "$ref": "#/definitions/api.UserResponse"
+                }
+            }
+        },
+        "api.TriggerResponse": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string"
+                },
+                "guard": {
+                    "type": "string"
                 }
             }
         },

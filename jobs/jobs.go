@@ -81,6 +81,8 @@ func Mux(svc *services.Services, log *slog.Logger) *asynq.ServeMux {
 	mux.HandleFunc(TypeExpireSDKKeys, h.expireSDKKeys)
 	mux.HandleFunc(TypeApplyStage, h.applyStage)
 	mux.HandleFunc(TypeReconcileRollouts, h.reconcileRollouts)
+	mux.HandleFunc(TypeCheckGuards, h.checkGuards)
+	mux.HandleFunc(TypePruneMetrics, h.pruneMetrics)
 	return mux
 }
 
@@ -90,6 +92,8 @@ func Periodic() map[string]func() *asynq.Task {
 		"@every 1h":  NewPruneRefreshTokensTask,
 		"@every 10m": NewExpireSDKKeysTask,
 		"@every 1m":  NewReconcileRolloutsTask,
+		"@every 30s": NewCheckGuardsTask,
+		"@every 6h":  NewPruneMetricsTask,
 	}
 }
 

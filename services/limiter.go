@@ -73,3 +73,26 @@ func (l *loginLimiter) reset(ctx context.Context, login string) {
 	uk, _ := l.keys(login, "")
 	l.rdb.Del(ctx, uk)
 }
+
+// rateLimit allows max calls per window for a key (a fixed window in Redis), else 429.
+func (s *Services) rateLimit(ctx context.Context, key string, max int64, window time.Duration) error {
+	k := s.cfg.RedisPrefix + "rate:" + key
+	n, err := s.rdb.Incr(ctx, k).Result()
+	if err != nil {
+		s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		return nil
+	}
+	if n == 1 {
+		s.rdb.Expire(ctx, k, window)
+	}
+	if n > max {
+		ttl, _ := s.rdb.TTL(ctx, k).Result()
+		if ttl <= 0 {
+			ttl = window
+		}
+		e := errs.New(errs.RateLimited, "too many calls; try again later")
+		e.RetryAfter = ttl
+		return e
+	}
+	return nil
+}

@@ -89,6 +89,8 @@ type Services struct {
 	Snapshots    *Snapshots
 	Simple       *Simple
 	Rollouts     *Rollouts
+	Guards       *Guards
+	Metrics      *Metrics
 }
 
 // New wires the services together.
@@ -114,6 +116,8 @@ func New(d Deps) *Services {
 	s.Snapshots = newSnapshots(s)
 	s.Simple = &Simple{s: s}
 	s.Rollouts = &Rollouts{s: s}
+	s.Guards = &Guards{s: s}
+	s.Metrics = &Metrics{s: s}
 	return s
 }
 

@@ -1,0 +1,190 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/services"
+)
+
+// guarded is a flag "checkout" in production with a running plan (stages 10% and 30% applied,
+// 100% still to come), as a worker would have left it.
+func (s *server) guarded(a *tenant, guard string) (sdk string, planID string, trigger string) {
+	s.t.Helper()
+	ctx := context.Background()
+	sc := services.SystemScope(a.org.ID)
+	s.req("POST", flags, `{"key":"checkout"}`, "auth", a.dev).want(s.t, 201)
+	s.req("POST", flags+"/checkout/environments/production/activate", nil, "auth", a.dev).want(s.t, 200)
+	s.req("PUT", flags+"/checkout/environments/production/rollout-plan", `{"stages":[{"percentage":10},{"percentage":30,"after":"1s"},{"percentage":100,"after":"1h"}]}`,
+		"auth", a.dev).want(s.t, 200)
+	p := decode[api.PlanResponse](s.t, s.req("POST", flags+"/checkout/environments/production/rollout-plan/start", nil, "auth", a.dev).want(s.t, 200))
+	for _, pos := range []int{0, 1} {
+		if _, err := s.Svc.Rollouts.ApplyStage(ctx, p.ID, pos); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	g := decode[api.GuardResponse](s.t, s.req("POST", flags+"/checkout/environments/production/guards", guard, "auth", a.dev).want(s.t, 201))
+	_ = sc
+	sdk, _ = s.sdkKeys(a, "default", "production")
+	return sdk, p.ID, g.TriggerURL
+}
+
+func (s *server) report(sdk, variation string, errors, successes int) {
+	s.t.Helper()
+	s.req("POST", "/api/v1/sdk/metrics", fmt.Sprintf(`{"metrics":[{"flag_key":"checkout","variation":%q,"evaluations":%d,"errors":%d,"successes":%d}]}`,
+		variation, errors+successes, errors, successes), "X-API-Key", sdk).want(s.t, 202)
+}
+
+func (s *server) onShare(sdk string) int {
+	s.t.Helper()
+	on := 0
+	for u := 0; u < 1000; u++ {
+		if s.evaluate("checkout", sdk, fmt.Sprintf(`{"user_id":"user-%d"}`, u)).Enabled {
+			on++
+		}
+	}
+	return on / 10
+}
+
+func TestGuardRollsBackOnBreach(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	sdk, planID, _ := s.guarded(a, `{"metric":"error_rate","threshold":0.05,"window":"5m","min_sample":100,"action":"rollback_to_zero"}`)
+	if p := s.onShare(sdk); p < 25 || p > 35 {
+		t.Fatalf("before the breach %d%% are on, want ≈30", p)
+	}
+	ctx := context.Background()
+	// Too few samples: nothing happens, however bad.
+	s.report(sdk, "true", 40, 10)
+	if n, err := s.Svc.Guards.Check(ctx); err != nil || n != 0 {
+		t.Fatalf("check with 50 samples = %d, %v; want no rollback", n, err)
+	}
+	// Enough samples, 15% errors: one check rolls back.
+	s.report(sdk, "true", 0, 150)
+	if n, err := s.Svc.Guards.Check(ctx); err != nil || n != 1 {
+		t.Fatalf("check after the breach = %d, %v; want 1 rollback", n, err)
+	}
+	plan := decode[api.PlanResponse](t, s.req("GET", flags+"/checkout/environments/production/rollout-plan", nil, "auth", a.viewer).want(t, 200))
+	if plan.State != models.PlanRolledBack || !strings.Contains(plan.Reason, "error_rate") || !strings.Contains(plan.Reason, "sample 200") {
+		t.Errorf("plan after the breach = %s %q", plan.State, plan.Reason)
+	}
+	if p := s.onShare(sdk); p != 0 {
+		t.Errorf("after rollback_to_zero %d%% are on", p)
+	}
+	ev := decode[api.AuditEventList](t, s.req("GET", o+"/audit-events?action=feature_flag.auto_rolled_back", nil, "auth", a.admin).want(t, 200))
+	if len(ev.Items) != 1 || !strings.Contains(string(ev.Items[0].After), `"value":0.2`) {
+		t.Errorf("auto_rolled_back events = %+v", ev.Items)
+	}
+	if n, _ := s.Svc.Guards.Check(ctx); n != 0 {
+		t.Error("a rolled-back plan was rolled back again")
+	}
+	_ = planID
+}
+
+func TestGuardSparesPausedPlansAndRatios(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	ctx := context.Background()
+	sdk, _, _ := s.guarded(a, `{"metric":"error_rate_ratio","threshold":2,"min_sample":100,"action":"rollback_to_previous_stage"}`)
+	// The control cohort errs as much: a ratio of 1 is no breach.
+	s.report(sdk, "true", 10, 190)
+	s.report(sdk, "false", 10, 190)
+	if n, _ := s.Svc.Guards.Check(ctx); n != 0 {
+		t.Fatal("equal error rates breached a ratio guard")
+	}
+	// Paused plans are left alone.
+	s.req("POST", flags+"/checkout/environments/production/rollout-plan/pause", nil, "auth", a.dev).want(t, 200)
+	s.report(sdk, "true", 100, 100)
+	if n, _ := s.Svc.Guards.Check(ctx); n != 0 {
+		t.Fatal("a paused plan was rolled back")
+	}
+	s.req("POST", flags+"/checkout/environments/production/rollout-plan/resume", nil, "auth", a.dev).want(t, 200)
+	if n, err := s.Svc.Guards.Check(ctx); err != nil || n != 1 {
+		t.Fatalf("ratio breach on a running plan = %d, %v", n, err)
+	}
+	if p := s.onShare(sdk); p < 5 || p > 15 {
+		t.Errorf("after rollback_to_previous_stage %d%% are on, want ≈10 (the stage before 30%%)", p)
+	}
+}
+
+func TestTriggerURL(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	sdk, _, trigger := s.guarded(a, `{"metric":"error_rate","threshold":0.5,"action":"kill_switch"}`)
+	if !strings.HasPrefix(trigger, "/api/v1/triggers/vtr_") {
+		t.Fatalf("trigger url = %q", trigger)
+	}
+	r := decode[api.TriggerResponse](t, s.req("POST", trigger, nil).want(t, 200))
+	if r.Action != "kill_switch" {
+		t.Errorf("trigger answered %+v", r)
+	}
+	if e := s.evaluate("checkout", sdk, `{"user_id":"u1"}`); e.Reason != "DISABLED" {
+		t.Errorf("after the trigger the flag serves %+v", e)
+	}
+	s.req("POST", flags+"/checkout/environments/production/enable", nil, "auth", a.dev).want(t, 200)
+	s.req("POST", trigger, nil).want(t, 200) // acts again on every call
+	if e := s.evaluate("checkout", sdk, `{"user_id":"u1"}`); e.Reason != "DISABLED" {
+		t.Errorf("a second call did not act: %+v", e)
+	}
+	s.req("POST", "/api/v1/triggers/vtr_notarealsecret12345", nil).want(t, 404)
+	guards := decode[[]api.GuardResponse](t, s.req("GET", flags+"/checkout/environments/production/guards", nil, "auth", a.viewer).want(t, 200))
+	if len(guards) != 1 || guards[0].TriggerURL != "" || guards[0].LastTriggeredAt == nil {
+		t.Fatalf("guards = %+v (trigger URLs must not be listed)", guards)
+	}
+	rot := decode[api.GuardResponse](t, s.req("POST", flags+"/checkout/environments/production/guards/"+guards[0].ID+"/trigger/rotate", nil, "auth", a.dev).want(t, 200))
+	s.req("POST", trigger, nil).want(t, 404)
+	s.req("POST", rot.TriggerURL, nil).want(t, 200)
+	if n := s.count("audit_events", "org_id = ? AND action = ?", a.org.ID, "feature_flag.auto_rolled_back"); n != 3 {
+		t.Errorf("%d trigger uses audited, want 3", n)
+	}
+	// Rate-limited per URL.
+	limited := false
+	for i := 0; i < 40 && !limited; i++ {
+		limited = s.req("POST", rot.TriggerURL, nil).Code == 429
+	}
+	if !limited {
+		t.Error("40 calls a minute were not limited")
+	}
+}
+
+func TestMetricsValidation(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	sdk, cli := s.sdkKeys(a, "default", "production")
+	old := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
+	cases := map[string]string{
+		`{"metrics":[]}`: "metrics",
+		`{"metrics":[{"flag_key":"f","variation":"true","errors":-1}]}`:               "metrics[0].errors",
+		`{"metrics":[{"flag_key":"","variation":"true","errors":1}]}`:                 "metrics[0].flag_key",
+		`{"metrics":[{"flag_key":"f","variation":"true","timestamp":"` + old + `"}]}`: "metrics[0].timestamp",
+	}
+	for body, field := range cases {
+		r := s.req("POST", "/api/v1/sdk/metrics", body, "X-API-Key", sdk).want(t, 422)
+		if _, f := r.errorField(); f != field {
+			t.Errorf("%s: field %q, want %q", body, f, field)
+		}
+	}
+	big := `{"metrics":[` + strings.TrimSuffix(strings.Repeat(`{"flag_key":"f","variation":"v","evaluations":1},`, 1001), ",") + `]}`
+	s.req("POST", "/api/v1/sdk/metrics", big, "X-API-Key", cli).want(t, 422)
+	if n := s.count("metric_buckets", "1 = 1"); n != 0 {
+		t.Errorf("refused metrics wrote %d buckets", n)
+	}
+	// Points of one minute add up in one bucket.
+	for i := 0; i < 3; i++ {
+		s.req("POST", "/api/v1/sdk/metrics", `{"metrics":[{"flag_key":"f","variation":"v","evaluations":5,"errors":1,"successes":4},
+			{"flag_key":"f","variation":"v","evaluations":5,"errors":1,"successes":4}]}`, "X-API-Key", cli).want(t, 202)
+	}
+	var b models.MetricBucket
+	if err := s.DB.Take(&b).Error; err != nil || b.Evaluations != 30 || b.Errors != 6 {
+		t.Errorf("bucket = %+v, %v; want 30 evaluations, 6 errors", b, err)
+	}
+}
