@@ -312,3 +312,44 @@ func TestPauseResumeCancelMoveTasks(t *testing.T) {
 		t.Errorf("state after cancel = %s", p.State)
 	}
 }
+
+// TestGuardCheckTaskRollsBack runs the periodic guard check through a real worker.
+func TestGuardCheckTaskRollsBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ro := testenv.AsynqRedis(t)
+	q := jobs.NewQueue(ro)
+	t.Cleanup(q.Close)
+	f.env.Svc.SetScheduler(q)
+	f.env.Redis.Options = ro
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 100, After: dur(time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.env.Svc.Guards.Create(ctx, f.sc, "default", "checkout", "production",
+		services.GuardInput{Metric: services.MetricErrorRate, Threshold: 0.1, MinSample: 50, Action: services.ActionKillSwitch}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Svc.Metrics.Ingest(ctx, p.EnvironmentID, []services.MetricPoint{{FlagKey: "checkout", Variation: "true", Errors: 30, Successes: 70}}); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, f.env, f.env.Svc)
+	client := asynq.NewClient(asynq.RedisClientOpt{Addr: ro.Addr, DB: ro.DB, Password: ro.Password})
+	t.Cleanup(func() { _ = client.Close() })
+	if _, err := client.Enqueue(jobs.NewCheckGuardsTask()); err != nil {
+		t.Fatal(err)
+	}
+	f.waitState(t, models.PlanRolledBack, 5*time.Second)
+	cfg, err := f.env.Svc.Flags.GetConfig(ctx, f.sc, "default", "checkout", "production")
+	if err != nil || cfg.Status != string(engine.Disabled) {
+		t.Errorf("after the kill switch the flag is %s (%v)", cfg.Status, err)
+	}
+	// The rolled-back plan's remaining stage is off the queue.
+	if _, err := q.Inspector().GetTaskInfo(jobs.QueueDefault, jobs.StageTaskID(p.ID, 1)); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("stage 1 still queued after the rollback: %v", err)
+	}
+}
