@@ -91,4 +91,3 @@ func BenchmarkGuardCheck1000Plans(b *testing.B) {
 		}
 	}
 }
-
