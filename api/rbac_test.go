@@ -312,6 +312,23 @@ func init() {
 		p, id := freshGuard(s, a)
 		return p + "/" + id + "/trigger/rotate", nil
 	}}
+	const wr = "/api/v1/orgs/:org/webhooks"
+	freshWebhook := func(s *server, a *tenant) string {
+		w, err := s.Svc.Webhooks.Create(context.Background(), services.SystemScope(a.org.ID), services.WebhookInput{URL: "https://hooks.example.com/x"})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return o + "/webhooks/" + w.ID
+	}
+	byWebhook := func(suffix string, body any) func(*server, *tenant) (string, any) {
+		return func(s *server, a *tenant) (string, any) { return freshWebhook(s, a) + suffix, body }
+	}
+	rows["GET "+wr] = routeCase{min: admin, ok: 200, build: fixed(o+"/webhooks", nil)}
+	rows["POST "+wr] = routeCase{min: admin, ok: 201, build: fixed(o+"/webhooks", map[string]any{"url": "https://hooks.example.com/vane"})}
+	rows["GET "+wr+"/:webhook"] = routeCase{min: admin, ok: 200, build: byWebhook("", nil)}
+	rows["PATCH "+wr+"/:webhook"] = routeCase{min: admin, ok: 200, build: byWebhook("", map[string]any{"active": false})}
+	rows["DELETE "+wr+"/:webhook"] = routeCase{min: admin, ok: 204, build: byWebhook("", nil)}
+	rows["GET "+wr+"/:webhook/deliveries"] = routeCase{min: admin, ok: 200, build: byWebhook("/deliveries", nil)}
 	rows["POST /api/v1/sdk/metrics"] = routeCase{sdk: true, ok: 202, build: fixed("/api/v1/sdk/metrics",
 		map[string]any{"metrics": []map[string]any{{"flag_key": "f", "variation": "true", "evaluations": 1, "successes": 1}}})}
 	for k, v := range rows {

@@ -148,6 +148,13 @@ func NewRouter(d Deps) (*Router, error) {
 
 	org(http.MethodGet, o+"/audit-events", policies.Audit, policies.Read, h.listAuditEvents)
 
+	org(http.MethodGet, o+"/webhooks", policies.Webhooks, policies.Read, h.listWebhooks)
+	org(http.MethodPost, o+"/webhooks", policies.Webhooks, policies.Write, h.createWebhook)
+	org(http.MethodGet, o+"/webhooks/:webhook", policies.Webhooks, policies.Read, h.getWebhook)
+	org(http.MethodPatch, o+"/webhooks/:webhook", policies.Webhooks, policies.Write, h.updateWebhook)
+	org(http.MethodDelete, o+"/webhooks/:webhook", policies.Webhooks, policies.Write, h.deleteWebhook)
+	org(http.MethodGet, o+"/webhooks/:webhook/deliveries", policies.Webhooks, policies.Read, h.listDeliveries)
+
 	project(http.MethodGet, o+"/projects", policies.Projects, policies.Read, h.listProjects)
 	org(http.MethodPost, o+"/projects", policies.Projects, policies.Write, h.createProject)
 	const p = o + "/projects/:project"

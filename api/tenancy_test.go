@@ -16,7 +16,7 @@ func (s *server) snapshot(orgID string) string {
 	s.t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"organizations", "memberships", "invitations", "projects", "environments", "sdk_keys",
-		"api_keys", "audit_events", "flags", "flag_configs", "segments", "rollout_plans", "safety_guards"} {
+		"api_keys", "audit_events", "flags", "flag_configs", "segments", "rollout_plans", "safety_guards", "webhooks", "webhook_deliveries"} {
 		col := "org_id"
 		if table == "organizations" {
 			col = "id"
@@ -65,8 +65,12 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bHook, err := s.Svc.Webhooks.Create(ctx, bsc, services.WebhookInput{URL: "https://hooks.example.com/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	theirs := map[string]string{
-		":member": bAdmin.ID, ":invitation": inv.ID, ":key": bKey.ID, ":project": b.project.ID, ":env": b.env.ID,
+		":webhook": bHook.ID, ":member": bAdmin.ID, ":invitation": inv.ID, ":key": bKey.ID, ":project": b.project.ID, ":env": b.env.ID,
 		":flag": bFlag.ID, ":segment": bSeg.ID, ":guard": bGuard.ID,
 	}
 	before := s.snapshot(b.org.ID)

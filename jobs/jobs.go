@@ -38,8 +38,9 @@ func NewExpireSDKKeysTask() *asynq.Task {
 }
 
 type handlers struct {
-	svc *services.Services
-	log *slog.Logger
+	svc    *services.Services
+	log    *slog.Logger
+	client *asynq.Client // for tasks that queue other tasks
 }
 
 func (h *handlers) pruneRefreshTokens(ctx context.Context, _ *asynq.Task) error {
@@ -60,9 +61,9 @@ func (h *handlers) expireSDKKeys(ctx context.Context, _ *asynq.Task) error {
 	return nil
 }
 
-// Mux routes every task type to its handler, logging each outcome.
-func Mux(svc *services.Services, log *slog.Logger) *asynq.ServeMux {
-	h := &handlers{svc: svc, log: log}
+// Mux routes every task type to its handler, logging each outcome. client queues follow-up tasks.
+func Mux(svc *services.Services, log *slog.Logger, client *asynq.Client) *asynq.ServeMux {
+	h := &handlers{svc: svc, log: log, client: client}
 	mux := asynq.NewServeMux()
 	mux.Use(func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
@@ -83,6 +84,8 @@ func Mux(svc *services.Services, log *slog.Logger) *asynq.ServeMux {
 	mux.HandleFunc(TypeReconcileRollouts, h.reconcileRollouts)
 	mux.HandleFunc(TypeCheckGuards, h.checkGuards)
 	mux.HandleFunc(TypePruneMetrics, h.pruneMetrics)
+	mux.HandleFunc(TypeDeliverWebhook, h.deliverWebhook)
+	mux.HandleFunc(TypeDispatchWebhooks, h.dispatchWebhooks)
 	return mux
 }
 
@@ -94,6 +97,7 @@ func Periodic() map[string]func() *asynq.Task {
 		"@every 1m":  NewReconcileRolloutsTask,
 		"@every 30s": NewCheckGuardsTask,
 		"@every 6h":  NewPruneMetricsTask,
+		"@every 2s":  NewDispatchWebhooksTask,
 	}
 }
 
@@ -102,6 +106,7 @@ type Worker struct {
 	server    *asynq.Server
 	scheduler *asynq.Scheduler
 	mux       *asynq.ServeMux
+	client    *asynq.Client
 }
 
 // NewWorker builds a worker against the Redis at opts.
@@ -115,6 +120,12 @@ func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, co
 		ShutdownTimeout: 10 * time.Second,
 		// Rollout stages are scheduled tasks: look for due ones every second, not every five.
 		DelayedTaskCheckInterval: time.Second,
+		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+			if t.Type() == TypeDeliverWebhook {
+				return webhookRetryDelay(svc.WebhookRetryBase(), n)
+			}
+			return asynq.DefaultRetryDelayFunc(n, err, t)
+		},
 	})
 	sch := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: slogAdapter{log.With("component", "scheduler")}, LogLevel: asynq.WarnLevel})
 	for spec, mk := range Periodic() {
@@ -122,7 +133,8 @@ func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, co
 			return nil, fmt.Errorf("schedule %s: %w", spec, err)
 		}
 	}
-	return &Worker{server: srv, scheduler: sch, mux: Mux(svc, log)}, nil
+	client := asynq.NewClient(r)
+	return &Worker{server: srv, scheduler: sch, mux: Mux(svc, log, client), client: client}, nil
 }
 
 // Start runs the worker and scheduler in the background.
@@ -141,6 +153,7 @@ func (w *Worker) Start() error {
 func (w *Worker) Shutdown() {
 	w.scheduler.Shutdown()
 	w.server.Shutdown()
+	_ = w.client.Close()
 }
 
 type slogAdapter struct{ l *slog.Logger }

@@ -83,8 +83,8 @@ func TestHousekeepingTasksRunOnAsynq(t *testing.T) {
 
 func TestPeriodicSchedule(t *testing.T) {
 	p := jobs.Periodic()
-	if len(p) != 5 {
-		t.Fatalf("periodic tasks = %d, want 5", len(p))
+	if len(p) != 6 {
+		t.Fatalf("periodic tasks = %d, want 6", len(p))
 	}
 	for spec, mk := range p {
 		if task := mk(); task.Type() == "" || spec == "" {

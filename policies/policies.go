@@ -39,6 +39,7 @@ const (
 	Flags        Resource = "flags"
 	Segments     Resource = "segments"
 	Rollouts     Resource = "rollouts"
+	Webhooks     Resource = "webhooks"
 )
 
 // Actions.

@@ -91,6 +91,7 @@ type Services struct {
 	Rollouts     *Rollouts
 	Guards       *Guards
 	Metrics      *Metrics
+	Webhooks     *Webhooks
 }
 
 // New wires the services together.
@@ -118,6 +119,7 @@ func New(d Deps) *Services {
 	s.Rollouts = &Rollouts{s: s}
 	s.Guards = &Guards{s: s}
 	s.Metrics = &Metrics{s: s}
+	s.Webhooks = newWebhooks(s)
 	return s
 }
 
@@ -157,7 +159,10 @@ func (s *Services) audit(tx *gorm.DB, sc Scope, action, resType, resID, resKey s
 	} else {
 		ev.ActorType = PrincipalSystem
 	}
-	return models.Create(tx, "audit event", &ev)
+	if err := models.Create(tx, "audit event", &ev); err != nil {
+		return err
+	}
+	return s.Webhooks.record(tx, &ev) // the outbox: deliveries commit with the event, or not at all
 }
 
 func marshalAudit(v any) *string {

@@ -66,6 +66,12 @@ type Config struct {
 	LoginMaxFailures int
 	// LoginWindow is VANE_LOGIN_WINDOW; default 15m.
 	LoginWindow time.Duration
+	// WebhookAllowPrivate is VANE_WEBHOOK_ALLOW_PRIVATE; default false: webhooks to loopback,
+	// private and link-local addresses are refused.
+	WebhookAllowPrivate bool
+	// WebhookRetryBase is VANE_WEBHOOK_RETRY_BASE, the first retry delay of a failed webhook
+	// delivery, doubling each time (8 retries); default 10s.
+	WebhookRetryBase time.Duration
 	// ShutdownTimeout is VANE_SHUTDOWN_TIMEOUT, how long in-flight requests get on SIGTERM; default 15s.
 	ShutdownTimeout time.Duration
 }
@@ -126,24 +132,26 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 
 	c := &Config{
-		Env:              str("VANE_ENV", "development"),
-		Addr:             str("VANE_ADDR", ":8000"),
-		DatabaseURL:      str("DATABASE_URL", ""),
-		DataDir:          str("VANE_DATA_DIR", "./data"),
-		RedisURL:         str("REDIS_URL", ""),
-		RedisPrefix:      str("VANE_REDIS_PREFIX", "vane:"),
-		JWTIssuer:        str("VANE_JWT_ISSUER", "vane"),
-		AccessTokenTTL:   dur("VANE_ACCESS_TOKEN_TTL", 15*time.Minute),
-		RefreshTokenTTL:  dur("VANE_REFRESH_TOKEN_TTL", 720*time.Hour),
-		BcryptCost:       integer("VANE_BCRYPT_COST", 12),
-		AutoMigrate:      boolean("VANE_AUTO_MIGRATE", true),
-		AllowSignup:      boolean("VANE_ALLOW_SIGNUP", true),
-		Worker:           boolean("VANE_WORKER", true),
-		AdminEmail:       strings.ToLower(str("VANE_ADMIN_EMAIL", "admin@vane.local")),
-		AdminPassword:    getenv("VANE_ADMIN_PASSWORD"),
-		LoginMaxFailures: integer("VANE_LOGIN_MAX_FAILURES", 5),
-		LoginWindow:      dur("VANE_LOGIN_WINDOW", 15*time.Minute),
-		ShutdownTimeout:  dur("VANE_SHUTDOWN_TIMEOUT", 15*time.Second),
+		Env:                 str("VANE_ENV", "development"),
+		Addr:                str("VANE_ADDR", ":8000"),
+		DatabaseURL:         str("DATABASE_URL", ""),
+		DataDir:             str("VANE_DATA_DIR", "./data"),
+		RedisURL:            str("REDIS_URL", ""),
+		RedisPrefix:         str("VANE_REDIS_PREFIX", "vane:"),
+		JWTIssuer:           str("VANE_JWT_ISSUER", "vane"),
+		AccessTokenTTL:      dur("VANE_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:     dur("VANE_REFRESH_TOKEN_TTL", 720*time.Hour),
+		BcryptCost:          integer("VANE_BCRYPT_COST", 12),
+		AutoMigrate:         boolean("VANE_AUTO_MIGRATE", true),
+		AllowSignup:         boolean("VANE_ALLOW_SIGNUP", true),
+		Worker:              boolean("VANE_WORKER", true),
+		AdminEmail:          strings.ToLower(str("VANE_ADMIN_EMAIL", "admin@vane.local")),
+		AdminPassword:       getenv("VANE_ADMIN_PASSWORD"),
+		LoginMaxFailures:    integer("VANE_LOGIN_MAX_FAILURES", 5),
+		LoginWindow:         dur("VANE_LOGIN_WINDOW", 15*time.Minute),
+		ShutdownTimeout:     dur("VANE_SHUTDOWN_TIMEOUT", 15*time.Second),
+		WebhookAllowPrivate: boolean("VANE_WEBHOOK_ALLOW_PRIVATE", false),
+		WebhookRetryBase:    dur("VANE_WEBHOOK_RETRY_BASE", 10*time.Second),
 	}
 	switch c.Env {
 	case "development", "test", "production":

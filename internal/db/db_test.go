@@ -10,7 +10,7 @@ import (
 
 // tables lists the tables the migrations must create and drop.
 var tables = []string{"organizations", "users", "memberships", "invitations", "refresh_tokens", "projects",
-	"environments", "sdk_keys", "api_keys", "audit_events", "flags", "flag_configs", "segments", "rollout_plans", "rollout_stages", "safety_guards", "metric_buckets"}
+	"environments", "sdk_keys", "api_keys", "audit_events", "flags", "flag_configs", "segments", "rollout_plans", "rollout_stages", "safety_guards", "metric_buckets", "webhooks", "webhook_deliveries"}
 
 func TestMigrationsUpDownUp(t *testing.T) {
 	t.Parallel()
