@@ -148,3 +148,26 @@ func PruneMetrics(db *gorm.DB, cutoff time.Time) (int64, error) {
 	res := db.Where("minute < ?", cutoff).Delete(&MetricBucket{})
 	return res.RowsAffected, Translate(res.Error, "metrics")
 }
+
+// LockConfigForWrite takes, in a write transaction, the locks a change to a flag configuration
+// needs, always in the same order — the configuration's rollout plan, then the configuration —
+// and returns the configuration as it is now. Postgres takes row locks; SQLite write transactions
+// are exclusive already.
+func LockConfigForWrite(tx *gorm.DB, orgID, configID string) (*FlagConfig, error) {
+	if tx.Name() == "postgres" {
+		var ids []string
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Model(&RolloutPlan{}).
+			Where("config_id = ?", configID).Pluck("id", &ids).Error; err != nil {
+			return nil, Translate(err, "rollout plan")
+		}
+	}
+	q := tx
+	if tx.Name() == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var c FlagConfig
+	if err := q.Where("org_id = ? AND id = ?", orgID, configID).Take(&c).Error; err != nil {
+		return nil, Translate(err, "flag configuration")
+	}
+	return &c, nil
+}

@@ -636,6 +636,22 @@ func (fl *Flags) resolveConfig(db *gorm.DB, sc Scope, projectRef, flagRef, envRe
 	return &Config{Flag: *f, Environment: *env, FlagConfig: *c}, nil
 }
 
+// lockedConfig resolves a configuration for a write and takes its locks (plan, then
+// configuration), so concurrent writers — people, rollout stages, guards — queue instead of
+// overwriting each other.
+func (fl *Flags) lockedConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string) (*Config, error) {
+	cur, err := fl.resolveConfig(tx, sc, projectRef, flagRef, envRef)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := models.LockConfigForWrite(tx, sc.OrgID, cur.ID)
+	if err != nil {
+		return nil, err
+	}
+	cur.FlagConfig = *fresh
+	return cur, nil
+}
+
 // GetConfig returns a flag's configuration in an environment.
 func (fl *Flags) GetConfig(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Config, error) {
 	return fl.resolveConfig(fl.s.db.WithContext(ctx), sc, projectRef, flagRef, envRef)
@@ -781,7 +797,7 @@ func (fl *Flags) afterPatch(ctx context.Context, sc Scope, out *Config) {
 }
 
 func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string, p ConfigPatch, ifMatch int64) (*Config, error) {
-	cur, err := fl.resolveConfig(tx, sc, projectRef, flagRef, envRef)
+	cur, err := fl.lockedConfig(tx, sc, projectRef, flagRef, envRef)
 	if err != nil {
 		return nil, err
 	}
@@ -902,7 +918,7 @@ func (fl *Flags) Transition(ctx context.Context, sc Scope, projectRef, flagRef, 
 	}
 	var out *Config
 	err := fl.s.tx(ctx, func(tx *gorm.DB) error {
-		cur, err := fl.resolveConfig(tx, sc, projectRef, flagRef, envRef)
+		cur, err := fl.lockedConfig(tx, sc, projectRef, flagRef, envRef)
 		if err != nil {
 			return err
 		}

@@ -302,10 +302,7 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 	acted := false
 	var plan *models.RolloutPlan
 	err := g.s.tx(ctx, func(tx *gorm.DB) error {
-		cfg, err := g.s.Rollouts.loadConfig(tx, guard.OrgID, guard.ConfigID)
-		if err != nil {
-			return err
-		}
+		// Locks in the one order: the plan, then the configuration.
 		cur, err := models.PlanOfConfig(tx, guard.OrgID, guard.ConfigID)
 		if err != nil && !errors.Is(err, errs.ErrNotFound) {
 			return err
@@ -314,6 +311,10 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 			if plan, err = models.PlanByID(tx, cur.ID, true); err != nil {
 				return err
 			}
+		}
+		cfg, err := g.s.Rollouts.loadConfig(tx, guard.OrgID, guard.ConfigID)
+		if err != nil {
+			return err
 		}
 		running := plan != nil && plan.State == models.PlanRunning
 		if onlyRunning && !running {

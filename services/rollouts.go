@@ -390,11 +390,13 @@ func (ro *Rollouts) ApplyStage(ctx context.Context, planID string, position int)
 	return applied, err
 }
 
+// loadConfig loads a configuration for a write, taking its locks (see Flags.lockedConfig).
 func (ro *Rollouts) loadConfig(tx *gorm.DB, orgID, configID string) (*Config, error) {
-	var c models.FlagConfig
-	if err := tx.Where("org_id = ? AND id = ?", orgID, configID).Take(&c).Error; err != nil {
-		return nil, models.Translate(err, "flag configuration")
+	cp, err := models.LockConfigForWrite(tx, orgID, configID)
+	if err != nil {
+		return nil, err
 	}
+	c := *cp
 	var f models.Flag
 	if err := tx.Where("id = ?", c.FlagID).Take(&f).Error; err != nil {
 		return nil, models.Translate(err, "flag")
