@@ -55,6 +55,11 @@ func TestGuardRollsBackOnBreach(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	a := s.newTenant("acme")
+	hook, err := s.Svc.Webhooks.Create(context.Background(), services.SystemScope(a.org.ID),
+		services.WebhookInput{URL: "https://hooks.example.com/vane", Events: []string{"feature_flag.auto_rolled_back"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sdk, planID, _ := s.guarded(a, `{"metric":"error_rate","threshold":0.05,"window":"5m","min_sample":100,"action":"rollback_to_zero"}`)
 	if p := s.onShare(sdk); p < 25 || p > 35 {
 		t.Fatalf("before the breach %d%% are on, want ≈30", p)
@@ -83,6 +88,13 @@ func TestGuardRollsBackOnBreach(t *testing.T) {
 	}
 	if n, _ := s.Svc.Guards.Check(ctx); n != 0 {
 		t.Error("a rolled-back plan was rolled back again")
+	}
+	// The rollback queued exactly one webhook delivery, for the one event the hook asked for.
+	if n := s.count("webhook_deliveries", "webhook_id = ? AND event = ?", hook.ID, "feature_flag.auto_rolled_back"); n != 1 {
+		t.Errorf("%d webhook deliveries for the rollback, want 1", n)
+	}
+	if n := s.count("webhook_deliveries", "webhook_id = ?", hook.ID); n != 1 {
+		t.Errorf("%d deliveries in all; the filter let other events through", n)
 	}
 	_ = planID
 }

@@ -70,10 +70,13 @@ func Mux(svc *services.Services, log *slog.Logger, client *asynq.Client) *asynq.
 			start := time.Now()
 			err := next.ProcessTask(ctx, t)
 			attrs := []any{"type", t.Type(), "duration_ms", time.Since(start).Milliseconds()}
-			if err != nil {
+			switch {
+			case err != nil:
 				log.Warn("task failed", append(attrs, "err", err)...)
-			} else {
+			case t.Type() == TypeDispatchWebhooks: // every 2 s: only worth a line when debugging
 				log.Debug("task done", attrs...)
+			default:
+				log.Info("task done", attrs...)
 			}
 			return err
 		})

@@ -361,3 +361,32 @@ func TestGuardCheckTaskRollsBack(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestUndecodablePayloadIsNotRetried: a stage task whose payload cannot be read is archived at once.
+func TestUndecodablePayloadIsNotRetried(t *testing.T) {
+	env := testenv.New(t)
+	env.Redis.Options = testenv.AsynqRedis(t)
+	startWorker(t, env, env.Svc)
+	client := asynq.NewClient(asynq.RedisClientOpt{Addr: env.Redis.Options.Addr, DB: env.Redis.Options.DB, Password: env.Redis.Options.Password})
+	t.Cleanup(func() { _ = client.Close() })
+	info, err := client.Enqueue(asynq.NewTask(jobs.TypeApplyStage, []byte("{not json"), asynq.Queue(jobs.QueueDefault), asynq.MaxRetry(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := jobs.NewQueue(env.Redis.Options)
+	t.Cleanup(q.Close)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := q.Inspector().GetTaskInfo(jobs.QueueDefault, info.ID)
+		if err == nil && got.State == asynq.TaskStateArchived {
+			if got.Retried != 0 {
+				t.Errorf("an undecodable task was retried %d times", got.Retried)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task not archived: %+v %v", got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
