@@ -200,3 +200,41 @@ func TestMetricsValidation(t *testing.T) {
 		t.Errorf("bucket = %+v, %v; want 30 evaluations, 6 errors", b, err)
 	}
 }
+
+func TestPlanStageVariationAndValidation(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	s.req("POST", flags, `{"key":"color","type":"string","variations":[{"id":"blue","value":"blue"},{"id":"green","value":"green"},{"id":"red","value":"red"}]}`,
+		"auth", a.dev).want(t, 201)
+	plan := flags + "/color/environments/production/rollout-plan"
+	for body, field := range map[string]string{
+		`{"stages":[{"percentage":50},{"percentage":20,"after":"1h"}]}`: "stages[1].percentage",
+		`{"stages":[{"percentage":150}]}`:                               "stages[0].percentage",
+		`{"stages":[{"percentage":10,"after":"soon"}]}`:                 "stages[0].after",
+		`{"stages":[{"percentage":10,"at":"2020-01-01T00:00:00Z"}]}`:    "stages[0].at",
+		`{"stages":[{"percentage":10,"variation":"purple"}]}`:           "stages[0].variation",
+		`{"stages":[]}`: "stages",
+		`{"stages":[{"percentage":10,"after":"2h"},{"percentage":20,"after":"1h"}]}`: "stages[1]",
+	} {
+		r := s.req("PUT", plan, body, "auth", a.dev).want(t, 422)
+		if _, f := r.errorField(); f != field {
+			t.Errorf("%s: field %q, want %q", body, f, field)
+		}
+	}
+	s.req("GET", plan, nil, "auth", a.dev).want(t, 404) // nothing was stored
+	s.req("POST", flags+"/color/environments/production/activate", nil, "auth", a.dev).want(t, 200)
+	p := decode[api.PlanResponse](t, s.req("PUT", plan, `{"stages":[{"percentage":100,"variation":"red"}]}`, "auth", a.dev).want(t, 200))
+	p = decode[api.PlanResponse](t, s.req("POST", plan+"/start", nil, "auth", a.dev).want(t, 200))
+	if _, err := s.Svc.Rollouts.ApplyStage(context.Background(), p.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	sdk, _ := s.sdkKeys(a, "default", "production")
+	if e := s.evaluate("color", sdk, `{"user_id":"u1"}`); e.Value != "red" {
+		t.Errorf("after a stage serving red at 100%%: %+v", e)
+	}
+	s.req("PUT", plan, `{"stages":[{"percentage":10}]}`, "auth", a.dev).want(t, 200) // a completed plan may be replaced
+	s.req("POST", plan+"/start", nil, "auth", a.dev).want(t, 200)
+	s.req("PUT", plan, `{"stages":[{"percentage":10}]}`, "auth", a.dev).want(t, 409) // a running one may not
+	s.req("DELETE", plan, nil, "auth", a.dev).want(t, 409)
+}

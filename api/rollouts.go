@@ -19,6 +19,7 @@ type StageRequest struct {
 	Percentage float64    `json:"percentage" example:"25"`
 	At         *time.Time `json:"at,omitempty"`
 	After      string     `json:"after,omitempty" example:"24h"`
+	Variation  string     `json:"variation,omitempty"`
 }
 
 // PlanRequest creates or replaces a flag's rollout plan in one environment.
@@ -32,6 +33,7 @@ type PlanRequest struct {
 type StageResponse struct {
 	Position   int        `json:"position"`
 	Percentage float64    `json:"percentage"`
+	Variation  string     `json:"variation,omitempty"`
 	At         *time.Time `json:"at,omitempty"`
 	After      string     `json:"after,omitempty"`
 	DueAt      *time.Time `json:"due_at"`
@@ -59,7 +61,8 @@ func toPlan(p *services.Plan) PlanResponse {
 		MarkRolledOut: p.MarkRolledOut, Reason: p.Reason, StartedAt: p.StartedAt, PausedAt: p.PausedAt, FinishedAt: p.FinishedAt,
 		Stages: make([]StageResponse, len(p.Stages)), Version: p.Version}
 	for i, s := range p.Stages {
-		sr := StageResponse{Position: s.Position, Percentage: float64(s.Weight) / 1000, At: s.At, DueAt: s.DueAt, AppliedAt: s.AppliedAt}
+		sr := StageResponse{Position: s.Position, Percentage: float64(s.Weight) / 1000, Variation: s.Variation, At: s.At,
+			DueAt: s.DueAt, AppliedAt: s.AppliedAt}
 		if s.AfterSeconds != nil {
 			sr.After = (time.Duration(*s.AfterSeconds) * time.Second).String()
 		}
@@ -122,7 +125,7 @@ func (h *handlers) putPlan(c *gin.Context) {
 	}
 	in := services.PlanInput{Variation: req.Variation, MarkRolledOut: req.MarkRolledOut, Stages: make([]services.StageInput, len(req.Stages))}
 	for i, s := range req.Stages {
-		in.Stages[i] = services.StageInput{Percentage: s.Percentage, At: s.At}
+		in.Stages[i] = services.StageInput{Percentage: s.Percentage, At: s.At, Variation: s.Variation}
 		if s.After != "" {
 			d, err := time.ParseDuration(s.After)
 			if err != nil {

@@ -7742,6 +7742,9 @@ const docTemplate = `{
                 "percentage": {
                     "type": "number",
                     "example": 25
+                },
+                "variation": {
+                    "type": "string"
                 }
             }
         },
@@ -7765,6 +7768,9 @@ const docTemplate = `{
                 },
                 "position": {
                     "type": "integer"
+                },
+                "variation": {
+                    "type": "string"
                 }
             }
         },

@@ -27,6 +27,7 @@ CREATE TABLE rollout_stages (
     plan_id        VARCHAR(36) NOT NULL REFERENCES rollout_plans (id) ON DELETE CASCADE,
     position       INTEGER NOT NULL,
     weight         INTEGER NOT NULL,
+    variation      VARCHAR(64) NOT NULL DEFAULT '',
     at             TIMESTAMP,
     after_seconds  BIGINT,
     due_at         TIMESTAMP,

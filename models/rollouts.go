@@ -43,7 +43,8 @@ type RolloutStage struct {
 	ID           string `gorm:"primaryKey"`
 	PlanID       string
 	Position     int
-	Weight       int // thousandths of a percent
+	Weight       int    // thousandths of a percent
+	Variation    string // this stage's variation; "" means the plan's
 	At           *time.Time
 	AfterSeconds *int64
 	DueAt        *time.Time

@@ -35,6 +35,7 @@ type StageInput struct {
 	Percentage float64
 	At         *time.Time
 	After      *time.Duration
+	Variation  string // overrides the plan's variation for this stage
 }
 
 // PlanInput is a plan to create or replace.
@@ -54,7 +55,8 @@ type Plan struct {
 func planView(p *models.RolloutPlan) map[string]any {
 	stages := make([]map[string]any, len(p.Stages))
 	for i, s := range p.Stages {
-		stages[i] = map[string]any{"position": s.Position, "percentage": float64(s.Weight) / 1000, "due_at": s.DueAt, "applied_at": s.AppliedAt}
+		stages[i] = map[string]any{"position": s.Position, "percentage": float64(s.Weight) / 1000, "variation": s.Variation,
+			"due_at": s.DueAt, "applied_at": s.AppliedAt}
 	}
 	return map[string]any{"id": p.ID, "state": p.State, "variation": p.Variation, "reason": p.Reason, "stages": stages}
 }
@@ -64,14 +66,16 @@ func (ro *Rollouts) validate(in PlanInput, f *models.Flag, now time.Time) ([]mod
 	if len(in.Stages) == 0 || len(in.Stages) > MaxStages {
 		v.Add("stages", "a plan has 1 to %d stages", MaxStages)
 	}
-	if in.Variation != "" {
-		found := false
+	known := func(id string) bool {
 		for _, va := range f.Variations {
-			found = found || va.ID == in.Variation
+			if va.ID == id {
+				return true
+			}
 		}
-		if !found {
-			v.Add("variation", "no variation has id %q", in.Variation)
-		}
+		return false
+	}
+	if in.Variation != "" && !known(in.Variation) {
+		v.Add("variation", "no variation has id %q", in.Variation)
 	}
 	out := make([]models.RolloutStage, 0, len(in.Stages))
 	prevPct, prevDue := -1.0, now
@@ -83,7 +87,10 @@ func (ro *Rollouts) validate(in PlanInput, f *models.Flag, now time.Time) ([]mod
 			v.Add(field+".percentage", "must not be lower than the stage before (%.3g)", prevPct)
 		}
 		prevPct = st.Percentage
-		stage := models.RolloutStage{ID: models.NewID(), Position: i, Weight: int(st.Percentage*1000 + 0.5)}
+		stage := models.RolloutStage{ID: models.NewID(), Position: i, Weight: int(st.Percentage*1000 + 0.5), Variation: st.Variation}
+		if st.Variation != "" && !known(st.Variation) {
+			v.Add(field+".variation", "no variation has id %q", st.Variation)
+		}
 		due := now
 		switch {
 		case st.At != nil && st.After != nil:
@@ -427,7 +434,11 @@ func (ro *Rollouts) applyOne(tx *gorm.DB, sc Scope, p *models.RolloutPlan, s mod
 		return err
 	}
 	after := cfg.FlagConfig
-	after.Fallthrough = serveWeight(cfg, p.Variation, s.Weight)
+	variation := p.Variation
+	if s.Variation != "" {
+		variation = s.Variation
+	}
+	after.Fallthrough = serveWeight(cfg, variation, s.Weight)
 	if _, err := ro.s.Flags.write(tx, sc, cfg, cfg.FlagConfig, after, engine.Status(cfg.Status), 0); err != nil {
 		return err
 	}
@@ -435,7 +446,7 @@ func (ro *Rollouts) applyOne(tx *gorm.DB, sc Scope, p *models.RolloutPlan, s mod
 		return models.Translate(err, "rollout stage")
 	}
 	return ro.s.audit(tx, sc, "feature_flag.rollout_stage_applied", "flag_config", cfg.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, nil,
-		map[string]any{"plan_id": p.ID, "stage": s.Position, "percentage": float64(s.Weight) / 1000})
+		map[string]any{"plan_id": p.ID, "stage": s.Position, "percentage": float64(s.Weight) / 1000, "variation": variation})
 }
 
 func (ro *Rollouts) markRolledOut(tx *gorm.DB, sc Scope, p *models.RolloutPlan) error {
