@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/testenv"
@@ -45,6 +46,17 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f := &fixture{env: env, sc: sc}
 	return f
+}
+
+// useQueue connects the services to a real asynq queue of the test's own (workers started after
+// it use the same Redis) and returns it with its Redis options.
+func (f *fixture) useQueue(t *testing.T) (*jobs.Queue, *redis.Options) {
+	ro := testenv.AsynqRedis(t)
+	q := jobs.NewQueue(ro)
+	t.Cleanup(q.Close)
+	f.env.Svc.SetScheduler(q)
+	f.env.Redis.Options = ro
+	return q, ro
 }
 
 func startWorker(t *testing.T, env *testenv.Env, svc *services.Services) func() {
@@ -160,11 +172,7 @@ func TestPlanProgressesThroughEveryStage(t *testing.T) {
 func TestEachStageAppliesOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	ro := testenv.AsynqRedis(t)
-	q := jobs.NewQueue(ro)
-	t.Cleanup(q.Close)
-	f.env.Svc.SetScheduler(q)
-	f.env.Redis.Options = ro
+	_, ro := f.useQueue(t)
 	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
 		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 40, After: dur(time.Second)}, {Percentage: 80, After: dur(time.Second)}}}); err != nil {
 		t.Fatal(err)
@@ -204,11 +212,7 @@ func TestEachStageAppliesOnce(t *testing.T) {
 func TestWorkerRestartMidPlan(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	ro := testenv.AsynqRedis(t)
-	q := jobs.NewQueue(ro)
-	t.Cleanup(q.Close)
-	f.env.Svc.SetScheduler(q)
-	f.env.Redis.Options = ro
+	f.useQueue(t)
 	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
 		Stages: []services.StageInput{{Percentage: 25}, {Percentage: 100, After: dur(2 * time.Second)}}}); err != nil {
 		t.Fatal(err)
@@ -236,11 +240,7 @@ func TestWorkerRestartMidPlan(t *testing.T) {
 func TestPauseResumeCancelMoveTasks(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	ro := testenv.AsynqRedis(t)
-	q := jobs.NewQueue(ro)
-	t.Cleanup(q.Close)
-	f.env.Svc.SetScheduler(q)
-	f.env.Redis.Options = ro
+	q, _ := f.useQueue(t)
 	soon := f.env.Clock.Now().Add(time.Second)
 	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
 		Stages: []services.StageInput{{Percentage: 5, At: &soon}, {Percentage: 50, After: dur(time.Hour)}, {Percentage: 100, After: dur(2 * time.Hour)}}}); err != nil {
@@ -321,11 +321,7 @@ func TestPauseResumeCancelMoveTasks(t *testing.T) {
 func TestGuardCheckTaskRollsBack(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	ro := testenv.AsynqRedis(t)
-	q := jobs.NewQueue(ro)
-	t.Cleanup(q.Close)
-	f.env.Svc.SetScheduler(q)
-	f.env.Redis.Options = ro
+	q, ro := f.useQueue(t)
 	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
 		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 100, After: dur(time.Hour)}}}); err != nil {
 		t.Fatal(err)
