@@ -238,3 +238,48 @@ func TestPlanStageVariationAndValidation(t *testing.T) {
 	s.req("PUT", plan, `{"stages":[{"percentage":10}]}`, "auth", a.dev).want(t, 409) // a running one may not
 	s.req("DELETE", plan, nil, "auth", a.dev).want(t, 409)
 }
+
+func TestGuardAndWebhookValidation(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	s.req("POST", flags, `{"key":"f"}`, "auth", a.dev).want(t, 201)
+	g := flags + "/f/environments/production/guards"
+	cases := []struct {
+		path, body string
+		token      string
+		status     int
+		field      string
+	}{
+		{g, `{"metric":"latency","threshold":0.1,"action":"kill_switch"}`, a.dev, 422, "metric"},
+		{g, `{"metric":"error_rate","threshold":1.5,"action":"kill_switch"}`, a.dev, 422, "threshold"},
+		{g, `{"metric":"error_rate","threshold":0.1,"action":"panic"}`, a.dev, 422, "action"},
+		{g, `{"metric":"error_rate","threshold":0.1,"action":"kill_switch","window":"5 minutes"}`, a.dev, 422, "window"},
+		{g, `{"metric":"error_rate","threshold":0.1,"action":"kill_switch","window":"10s"}`, a.dev, 422, "window"},
+		{g, `{"metric":"error_rate","threshold":0.1,"action":"kill_switch","comparator":"lt"}`, a.dev, 422, "comparator"},
+		{g, `{"metric":"error_rate","threshold":"high","action":"kill_switch"}`, a.dev, 400, "threshold"},
+		{o + "/webhooks", `{"url":"ftp://example.com/x"}`, a.admin, 422, "url"},
+		{o + "/webhooks", `{"url":"not a url"}`, a.admin, 422, "url"},
+		{o + "/webhooks", `{"url":"https://example.com/x","events":["has space"]}`, a.admin, 422, "events[0]"},
+		{o + "/webhooks", `{"url":"https://example.com/x","secret":"short"}`, a.admin, 422, "secret"},
+		{o + "/webhooks", `{"url":"https://example.com/x","retries":3}`, a.admin, 400, "retries"},
+	}
+	before := s.snapshot(a.org.ID)
+	for _, tc := range cases {
+		r := s.req("POST", tc.path, tc.body, "auth", tc.token)
+		if _, f := r.errorField(); r.Code != tc.status || f != tc.field {
+			t.Errorf("POST %s %s = %d %q, want %d %q (%s)", tc.path, tc.body, r.Code, f, tc.status, tc.field, r.Body)
+		}
+	}
+	if after := s.snapshot(a.org.ID); after != before {
+		t.Errorf("refused guard and webhook writes changed rows")
+	}
+	// A webhook's secret is shown once; lists and reads never show it.
+	w := decode[api.WebhookResponse](t, s.req("POST", o+"/webhooks", `{"url":"https://example.com/x"}`, "auth", a.admin).want(t, 201))
+	if !strings.HasPrefix(w.Secret, "whsec_") {
+		t.Fatalf("created webhook = %+v", w)
+	}
+	if body := string(s.req("GET", o+"/webhooks", nil, "auth", a.admin).want(t, 200).Body); strings.Contains(body, w.Secret) {
+		t.Error("the webhook list shows the secret")
+	}
+}
