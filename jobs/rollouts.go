@@ -109,15 +109,22 @@ func (q *Queue) ScheduleStage(ctx context.Context, planID string, position int, 
 	return err
 }
 
-// UnscheduleStages deletes a plan's queued stages; stages not queued are fine.
+// UnscheduleStages deletes a plan's queued stages, every one of them even if one fails. Stages not
+// queued are fine, and so is a stage running right now: it will find the plan stopped.
 func (q *Queue) UnscheduleStages(_ context.Context, planID string, positions []int) error {
+	var failed []error
 	for _, p := range positions {
-		err := q.inspector.DeleteTask(QueueDefault, StageTaskID(planID, p))
-		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-			return fmt.Errorf("unschedule stage %d: %w", p, err)
+		id := StageTaskID(planID, p)
+		err := q.inspector.DeleteTask(QueueDefault, id)
+		if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
 		}
+		if info, ierr := q.inspector.GetTaskInfo(QueueDefault, id); ierr == nil && info.State == asynq.TaskStateActive {
+			continue
+		}
+		failed = append(failed, fmt.Errorf("unschedule stage %d: %w", p, err))
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 func redisOpt(opts *redis.Options) asynq.RedisClientOpt {
