@@ -75,6 +75,14 @@ func startWorker(t *testing.T, env *testenv.Env, svc *services.Services) func() 
 
 func dur(d time.Duration) *time.Duration { return &d }
 
+// syncClock brings the services' fake clock up to real time: stage due times come from it, but
+// asynq fires them by the real clock, so a slow setup must not make "in 2 seconds" already past.
+func (f *fixture) syncClock() {
+	if d := time.Until(f.env.Clock.Now()); d < 0 {
+		f.env.Clock.Advance(-d)
+	}
+}
+
 func (f *fixture) plan(t *testing.T) *services.Plan {
 	p, err := f.env.Svc.Rollouts.Get(context.Background(), f.sc, "default", "checkout", "production")
 	if err != nil {
@@ -138,6 +146,7 @@ func TestPlanProgressesThroughEveryStage(t *testing.T) {
 	}
 	envID := f.plan(t).EnvironmentID
 	startWorker(t, f.env, f.env.Svc)
+	f.syncClock()
 	if _, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production"); err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +186,7 @@ func TestEachStageAppliesOnce(t *testing.T) {
 		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 40, After: dur(time.Second)}, {Percentage: 80, After: dur(time.Second)}}}); err != nil {
 		t.Fatal(err)
 	}
+	f.syncClock()
 	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +228,7 @@ func TestWorkerRestartMidPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := startWorker(t, f.env, f.env.Svc)
+	f.syncClock()
 	if _, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production"); err != nil {
 		t.Fatal(err)
 	}
@@ -241,11 +252,13 @@ func TestPauseResumeCancelMoveTasks(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	q, _ := f.useQueue(t)
+	f.syncClock()
 	soon := f.env.Clock.Now().Add(time.Second)
 	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
 		Stages: []services.StageInput{{Percentage: 5, At: &soon}, {Percentage: 50, After: dur(time.Hour)}, {Percentage: 100, After: dur(2 * time.Hour)}}}); err != nil {
 		t.Fatal(err)
 	}
+	f.syncClock()
 	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
 	if err != nil {
 		t.Fatal(err)
@@ -326,6 +339,7 @@ func TestGuardCheckTaskRollsBack(t *testing.T) {
 		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 100, After: dur(time.Hour)}}}); err != nil {
 		t.Fatal(err)
 	}
+	f.syncClock()
 	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
 	if err != nil {
 		t.Fatal(err)
