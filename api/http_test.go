@@ -155,7 +155,6 @@ func TestTwoNodesShareInvalidation(t *testing.T) {
 	// Warm node B's caches.
 	b.req("POST", o+"/projects", map[string]string{"key": "one"}, "auth", a.admin).want(t, 201)
 	b.req("GET", o+"/projects", nil, "X-API-Key", a.keyRead).want(t, 200)
-	time.Sleep(50 * time.Millisecond) // let B's subscription settle before A publishes
 
 	s.req("PATCH", o+"/members/dev@acme.test", map[string]string{"role": "ADMIN"}, "auth", a.admin).want(t, 200)
 	s.req("PATCH", o+"/members/admin@acme.test", map[string]string{"role": "VIEWER"}, "auth", a.dev).want(t, 200)

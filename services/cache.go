@@ -78,10 +78,19 @@ func (c *Cache) Invalidate(ctx context.Context, prefixes ...string) {
 	}
 }
 
+// subscribe subscribes to a channel and waits (at most 2 s) for Redis to confirm, so notices
+// published after Start returns are not missed.
+func subscribe(ctx context.Context, rdb *redis.Client, channel string) *redis.PubSub {
+	sub := rdb.Subscribe(ctx, channel)
+	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, _ = sub.Receive(wait) // the confirmation; on a timeout go-redis keeps trying in the background
+	return sub
+}
+
 // listen applies other nodes' invalidations until ctx ends. go-redis resubscribes by itself after
 // a connection loss; notices sent meanwhile are covered by cacheTTL.
-func (c *Cache) listen(ctx context.Context) {
-	sub := c.rdb.Subscribe(ctx, c.channel)
+func (c *Cache) listen(ctx context.Context, sub *redis.PubSub) {
 	defer func() { _ = sub.Close() }()
 	ch := sub.Channel()
 	for {

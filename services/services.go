@@ -123,12 +123,15 @@ func New(d Deps) *Services {
 	return s
 }
 
-// Start runs the background parts of the services (cache invalidation listener, API-key last-used
-// flusher) until ctx ends.
+// Start runs the background parts of the services (cache invalidation and configuration change
+// listeners, flushers) until ctx ends. It returns once Redis confirmed both subscriptions (or 2 s
+// passed), so no notice published afterwards is missed.
 func (s *Services) Start(ctx context.Context) {
-	go s.cache.listen(ctx)
+	invalidations := subscribe(ctx, s.rdb, s.cache.channel)
+	changes := subscribe(ctx, s.rdb, s.changesChannel())
+	go s.cache.listen(ctx, invalidations)
 	go s.APIKeys.flushLoop(ctx)
-	go s.Snapshots.run(ctx, 10*time.Second)
+	go s.Snapshots.run(ctx, changes, 10*time.Second)
 }
 
 // Close flushes what is buffered in memory.

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/models"
@@ -277,8 +279,7 @@ func (sn *Snapshots) invalidateProject(projectID string) {
 }
 
 // run listens for change notices and polls versions until ctx ends; it flushes counters too.
-func (sn *Snapshots) run(ctx context.Context, flushEvery time.Duration) {
-	sub := sn.s.rdb.Subscribe(ctx, sn.s.changesChannel())
+func (sn *Snapshots) run(ctx context.Context, sub *redis.PubSub, flushEvery time.Duration) {
 	defer func() { _ = sub.Close() }()
 	ch := sub.Channel()
 	poll := time.NewTicker(sn.poll)
