@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,7 +44,7 @@ func bindLenient(c *gin.Context, dst any) error {
 	if err := json.Unmarshal(body, dst); err != nil {
 		return decodeError(err)
 	}
-	return nil
+	return refuseNULInBody(body)
 }
 
 // bindJSON decodes the body strictly into dst: valid JSON, one object, no unknown fields, the right
@@ -64,7 +65,116 @@ func bindJSON(c *gin.Context, dst any) error {
 	if dec.More() {
 		return errs.New(errs.Malformed, "the request body must hold exactly one JSON object")
 	}
+	return refuseNULInBody(body)
+}
+
+// nulMessage says why a NUL character is refused: databases disagree about storing it (Postgres
+// refuses, SQLite keeps it) and no name, key or search needs one.
+const nulMessage = "must not contain a NUL character (\\u0000)"
+
+// refuseNULInBody refuses a body with a NUL character in any string (a 422 naming the field). JSON
+// can only carry one escaped, so bodies without the escape are not looked at twice.
+func refuseNULInBody(body []byte) error {
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return decodeError(err) // decoded once already: cannot happen
+	}
+	if field, found := nulField(v, ""); found {
+		if field == "" {
+			field = "(body)"
+		}
+		return errs.Field(field, nulMessage)
+	}
 	return nil
+}
+
+// nulField finds a string or an object key holding a NUL character and returns its path
+// (rules[0].conditions[1].attribute).
+func nulField(v any, path string) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return path, strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if strings.IndexByte(k, 0) >= 0 {
+				return p, true
+			}
+			if f, ok := nulField(e, p); ok {
+				return f, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if f, ok := nulField(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return f, true
+			}
+		}
+	}
+	return "", false
+}
+
+// badText says what is wrong with a text parameter: a NUL character, or bytes that are not UTF-8
+// (both of which Postgres refuses and SQLite stores), "" when it is fine.
+func badText(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return nulMessage
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8 text"
+	}
+	return ""
+}
+
+// plainQuery reports whether a raw query holds only printable ASCII without escapes: then it can
+// hold neither a NUL nor invalid UTF-8.
+func plainQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		if b := q[i]; b == '%' || b < 0x20 || b >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseNUL refuses a NUL character or invalid UTF-8 in a path or query parameter, or in the
+// X-Vane-Environment header (a 422 naming it), before any handler passes one on to the database.
+func refuseNUL() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		for _, p := range c.Params {
+			if msg := badText(p.Value); msg != "" {
+				fail(c, errs.Field(p.Key, "%s", msg))
+				return
+			}
+		}
+		if msg := badText(c.GetHeader("X-Vane-Environment")); msg != "" {
+			fail(c, errs.Field("X-Vane-Environment", "%s", msg))
+			return
+		}
+		if plainQuery(c.Request.URL.RawQuery) {
+			c.Next() // the common case, evaluation included: nothing to decode, nothing to check
+			return
+		}
+		for name, values := range c.Request.URL.Query() {
+			if msg := badText(name); msg != "" {
+				fail(c, errs.Field(strings.ToValidUTF8(name, "?"), "%s", msg))
+				return
+			}
+			for _, v := range values {
+				if msg := badText(v); msg != "" {
+					fail(c, errs.Field(name, "%s", msg))
+					return
+				}
+			}
+		}
+		c.Next()
+	}
 }
 
 func decodeError(err error) error {
@@ -120,7 +230,7 @@ func listOptions(c *gin.Context) (services.ListOptions, error) {
 	var o services.ListOptions
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil {
+		if err != nil || n < 1 || n > services.MaxLimit {
 			return o, errs.Field("limit", "must be a whole number between 1 and %d", services.MaxLimit)
 		}
 		o.Limit = n

@@ -24,6 +24,12 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token" example:"vrt_…"`
 }
 
+// ChangePasswordRequest replaces the signed-in user's password.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"current_password" example:"correct horse battery staple"`
+	NewPassword     string `json:"new_password" example:"a longer passphrase than before"`
+}
+
 // SignupRequest creates a user and their organisation.
 type SignupRequest struct {
 	Email        string  `json:"email" example:"ada@example.com"`
@@ -36,18 +42,19 @@ type SignupRequest struct {
 	} `json:"organization"`
 }
 
-// AcceptInviteRequest redeems an invitation token.
+// AcceptInviteRequest redeems an invitation token. Password, username and name are for a new
+// account only; an existing account accepts while signed in, without them.
 type AcceptInviteRequest struct {
 	Token    string  `json:"token" example:"vit_…"`
-	Password string  `json:"password"`
+	Password string  `json:"password,omitempty" example:"correct horse battery staple"`
 	Username *string `json:"username,omitempty"`
-	Name     string  `json:"name"`
+	Name     string  `json:"name,omitempty"`
 }
 
 // TokenResponse is a signed-in session.
 type TokenResponse struct {
 	AccessToken  string                `json:"access_token"`
-	RefreshToken string                `json:"refresh_token"`
+	RefreshToken string                `json:"refresh_token,omitempty"` // empty for the portal's cookie session
 	TokenType    string                `json:"token_type" example:"Bearer"`
 	ExpiresIn    int64                 `json:"expires_in" example:"900"`
 	User         UserResponse          `json:"user"`
@@ -239,29 +246,34 @@ type ProjectRequest struct {
 	Name         string               `json:"name" example:"Web shop"`
 	Description  string               `json:"description"`
 	Environments []EnvironmentRequest `json:"environments,omitempty"`
+	// ClientVisibleDefault is whether new flags may be evaluated with client-side SDK keys (default true).
+	ClientVisibleDefault *bool `json:"client_visible_default,omitempty"`
 }
 
 // ProjectPatch changes a project.
 type ProjectPatch struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	Name                 *string `json:"name"`
+	Description          *string `json:"description"`
+	ClientVisibleDefault *bool   `json:"client_visible_default"`
 }
 
 // ProjectResponse is a project (with its environments when just created).
 type ProjectResponse struct {
-	ID           string                `json:"id"`
-	Key          string                `json:"key" example:"web"`
-	Name         string                `json:"name"`
-	Description  string                `json:"description"`
-	CreatedAt    time.Time             `json:"created_at"`
-	UpdatedAt    time.Time             `json:"updated_at"`
-	Version      int64                 `json:"version"`
-	Environments []EnvironmentResponse `json:"environments,omitempty"`
+	ID          string `json:"id"`
+	Key         string `json:"key" example:"web"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// ClientVisibleDefault is whether new flags may be evaluated with client-side SDK keys.
+	ClientVisibleDefault bool                  `json:"client_visible_default"`
+	CreatedAt            time.Time             `json:"created_at"`
+	UpdatedAt            time.Time             `json:"updated_at"`
+	Version              int64                 `json:"version"`
+	Environments         []EnvironmentResponse `json:"environments,omitempty"`
 }
 
 func toProject(p *models.Project) ProjectResponse {
 	return ProjectResponse{ID: p.ID, Key: p.Key, Name: p.Name, Description: p.Description,
-		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version}
+		ClientVisibleDefault: p.ClientVisibleDefault, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version}
 }
 
 // ProjectList is a page of projects.

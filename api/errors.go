@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,6 +53,8 @@ func status(k errs.Kind) int {
 		return http.StatusRequestEntityTooLarge
 	case errs.RateLimited:
 		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -59,7 +64,18 @@ func status(k errs.Kind) int {
 // and the request id; the client sees only "internal error" and the id.
 func fail(c *gin.Context, err error) {
 	rid := requestID(c)
+	if clientGone(c, err) {
+		// Nobody is listening: not a server error. 499 (nginx's "client closed request") in the
+		// access log, at debug level.
+		logger(c).Debug("client went away", "err", err, "request_id", rid)
+		c.AbortWithStatus(StatusClientClosedRequest)
+		return
+	}
 	e, ok := errs.As(err)
+	if (!ok || e.Kind == errs.Internal) && errs.Outage(err) {
+		e, ok = errs.Wrap(errs.Unavailable, err, "a service Vane depends on is unavailable; try again shortly"), true
+		logger(c).Warn("dependency unavailable", "err", err, "request_id", rid)
+	}
 	if !ok || e.Kind == errs.Internal {
 		logger(c).Error("request failed", "err", err, "request_id", rid)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorResponse{Error: ErrorBody{
@@ -72,7 +88,10 @@ func fail(c *gin.Context, err error) {
 	}
 	body.Allowed, _ = e.Meta["allowed"].([]string)
 	body.UsedBy, _ = e.Meta["used_by"].([]string)
-	if e.Kind == errs.RateLimited && e.RetryAfter > 0 {
+	if e.Kind == errs.Unavailable && e.RetryAfter == 0 {
+		e.RetryAfter = unavailableRetryAfter
+	}
+	if (e.Kind == errs.RateLimited || e.Kind == errs.Unavailable) && e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))
 	}
 	if e.Kind == errs.Unauthorized {
@@ -82,6 +101,22 @@ func fail(c *gin.Context, err error) {
 		log.Debug("request refused", "err", err, "request_id", rid)
 	}
 	c.AbortWithStatusJSON(status(e.Kind), ErrorResponse{Error: body})
+}
+
+// unavailableRetryAfter is what a 503 asks the client to wait before trying again.
+const unavailableRetryAfter = 5 * time.Second
+
+// StatusClientClosedRequest is the status logged for a request whose client went away first.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether a failure is only the client having gone (its request's context
+// ended: the connection closed, or a deadline of the caller's own passed), as opposed to a fault.
+func clientGone(c *gin.Context, err error) bool {
+	if c.Request.Context().Err() == nil {
+		return false
+	}
+	e, known := errs.As(err)
+	return errors.Is(err, context.Canceled) || !known || e.Kind == errs.Internal
 }
 
 func logger(c *gin.Context) *slog.Logger {

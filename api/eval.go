@@ -7,12 +7,13 @@ import (
 	"strings"
 	"time"
 
+	vane "github.com/vanehq/vane/sdk/go"
+
 	"github.com/gin-gonic/gin"
 
-	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/errs"
-	"github.com/vanehq/vane/models"
-	"github.com/vanehq/vane/services"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 const ctxSDK = "vane.sdk"
@@ -21,8 +22,8 @@ const ctxSDK = "vane.sdk"
 // serverOnly refuses client keys (403). bare answers failures without a body (OFREP).
 func (h *handlers) sdkAuth(serverOnly, bare bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		info, err := h.svc.Environments.SDKKey(c.Request.Context(), credential(c))
-		if err == nil && serverOnly && info.Key.Kind != models.SDKServer {
+		info, err := h.plane.ResolveKey(credential(c))
+		if err == nil && serverOnly && info.Kind != dataplane.KindServer {
 			err = errs.Forbiddenf("this route needs the environment's server-side SDK key (srv-…)")
 		}
 		if err != nil {
@@ -38,11 +39,13 @@ func (h *handlers) sdkAuth(serverOnly, bare bool) gin.HandlerFunc {
 	}
 }
 
-func sdkOf(c *gin.Context) *services.SDKKeyInfo { return c.MustGet(ctxSDK).(*services.SDKKeyInfo) }
+func sdkOf(c *gin.Context) *dataplane.SDKKey { return c.MustGet(ctxSDK).(*dataplane.SDKKey) }
 
-// EvaluateRequest is source 000's evaluation request.
+// EvaluateRequest is source 000's evaluation request. org_id (source 003) may come with or
+// without user_id: isEnabledFor(org, null) evaluates for the organisation alone.
 type EvaluateRequest struct {
 	UserID     any            `json:"user_id" swaggertype:"string" example:"user-123"`
+	OrgID      any            `json:"org_id,omitempty" swaggertype:"string" example:"47"`
 	Attributes map[string]any `json:"attributes"`
 	// Context is an OpenFeature-style evaluation context, merged over attributes.
 	Context map[string]any `json:"context,omitempty"`
@@ -81,6 +84,10 @@ func (r *EvaluateRequest) context() (engine.Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	org, err := idString("org_id", r.OrgID)
+	if err != nil {
+		return nil, err
+	}
 	attrs := r.Attributes // decoded for this request alone: ours to extend
 	if attrs == nil {
 		attrs = map[string]any{}
@@ -88,11 +95,10 @@ func (r *EvaluateRequest) context() (engine.Context, error) {
 	for k, v := range r.Context {
 		attrs[k] = v
 	}
-	if user != "" {
-		attrs["key"] = user
-		attrs[services.AttrUserID] = user
+	if user != "" || org != "" {
+		attrs = dataplane.ContextFor003(user, org, attrs)
 	}
-	return services.CheckContext(attrs, "attributes")
+	return dataplane.CheckContext(attrs, "attributes")
 }
 
 // restReason is the reason as the REST API states it (DESIGN §2's list; ROLLED_OUT is DEFAULT).
@@ -103,7 +109,7 @@ func restReason(r engine.Reason) string {
 	return string(r)
 }
 
-func toEvaluation(key string, e services.Evaluation) EvaluateResponse {
+func toEvaluation(key string, e dataplane.Evaluation) EvaluateResponse {
 	out := EvaluateResponse{FlagKey: key, Enabled: e.Enabled(), Value: e.Value(), Variation: e.VariationID(),
 		Reason: restReason(e.Result.Reason), ErrorCode: e.Result.ErrorCode}
 	if e.Flag != nil {
@@ -141,7 +147,7 @@ func (h *handlers) evaluateFlag(c *gin.Context) {
 		return
 	}
 	key := c.Param("key")
-	e, err := h.svc.Environments.Evaluate(c.Request.Context(), sdkOf(c).EnvironmentID, key, ctx)
+	e, err := h.plane.Evaluate(c.Request.Context(), sdkOf(c), key, ctx)
 	if err != nil {
 		fail(c, err)
 		return
@@ -192,11 +198,12 @@ func (h *handlers) evaluateAll(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if _, err := services.CheckContext(req.Attributes, "attributes"); err != nil {
+	ctx, err := dataplane.CheckContext(dataplane.ContextFor003(user, org, req.Attributes), "attributes")
+	if err != nil {
 		fail(c, err)
 		return
 	}
-	_, evals, err := h.svc.Environments.EvaluateAll(c.Request.Context(), sdkOf(c).EnvironmentID, services.ContextFor003(user, org, req.Attributes))
+	_, evals, err := h.plane.EvaluateAll(c.Request.Context(), sdkOf(c), ctx)
 	if err != nil {
 		fail(c, err)
 		return
@@ -227,19 +234,20 @@ func nilIfEmpty(s string) any {
 //	@Produce		json
 //	@Security		ApiKeyAuth
 //	@Param			If-None-Match	header		string	false	"the ETag already held"
-//	@Success		200				{object}	services.SDKConfig
+//	@Success		200				{object}	vane.Configuration
 //	@Success		304
 //	@Failure		401	{object}	ErrorResponse
 //	@Failure		403	{object}	ErrorResponse
 //	@Router			/api/v1/sdk/config [get]
 func (h *handlers) sdkConfig(c *gin.Context) {
-	snap, err := h.svc.Snapshots.Get(c.Request.Context(), sdkOf(c).EnvironmentID)
+	snap, err := h.plane.Get(c.Request.Context(), sdkOf(c).EnvironmentID)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	tag := `"` + strconv.FormatInt(snap.Version, 10) + `"`
 	c.Header("ETag", tag)
+	c.Header("X-Vane-Schema-Version", strconv.Itoa(vane.SchemaVersion))
 	if matchesETag(c.GetHeader("If-None-Match"), tag) {
 		c.Status(http.StatusNotModified)
 		return
@@ -263,7 +271,7 @@ const heartbeat = 15 * time.Second
 // sdkStream godoc
 //
 //	@Summary		Stream configuration changes (Server-Sent Events)
-//	@Description	Server SDK key only. Sends event "config" with the full configuration on connect and after every change, and a comment line as heartbeat every 15 s.
+//	@Description	Server SDK key only. Sends event "config" with the full configuration (vane.Configuration) on connect, then on every change an event "patch" (vane.Patch: the changed flags and segments in full, the keys of deleted ones, version and previous_version; a client holding another version than previous_version reconnects for the whole configuration), and a comment line as heartbeat every 15 s. Each event's id is the configuration version.
 //	@Tags			sdk
 //	@Produce		text/event-stream
 //	@Security		ApiKeyAuth
@@ -272,15 +280,21 @@ const heartbeat = 15 * time.Second
 //	@Failure		403	{object}	ErrorResponse
 //	@Router			/api/v1/sdk/stream [get]
 func (h *handlers) sdkStream(c *gin.Context) {
-	h.stream(c, func(snap *services.Snapshot) (string, []byte) { return "config", snap.Config })
+	h.stream(c, func(prev, snap *dataplane.Snapshot) (string, []byte) {
+		if prev == nil {
+			return "config", snap.Config
+		}
+		return "patch", snap.PatchFrom(prev)
+	})
 }
 
 // stream serves Server-Sent Events: one event now, one on every new snapshot, heartbeats between.
-func (h *handlers) stream(c *gin.Context, event func(*services.Snapshot) (string, []byte)) {
+// event gets the snapshot last sent (nil for the first event) and the one to send.
+func (h *handlers) stream(c *gin.Context, event func(prev, snap *dataplane.Snapshot) (string, []byte)) {
 	envID := sdkOf(c).EnvironmentID
-	updates, stop := h.svc.Snapshots.Watch(envID)
+	updates, stop := h.plane.Watch(envID)
 	defer stop()
-	snap, err := h.svc.Snapshots.Get(c.Request.Context(), envID)
+	snap, err := h.plane.Get(c.Request.Context(), envID)
 	if err != nil {
 		fail(c, err)
 		return
@@ -291,8 +305,10 @@ func (h *handlers) stream(c *gin.Context, event func(*services.Snapshot) (string
 	w.Header().Set("Connection", "keep-alive")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(s *services.Snapshot) bool {
-		name, data := event(s)
+	var sent *dataplane.Snapshot
+	send := func(s *dataplane.Snapshot) bool {
+		name, data := event(sent, s)
+		sent = s
 		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", s.Version, name, data)
 		w.Flush()
 		return err == nil
@@ -306,6 +322,8 @@ func (h *handlers) stream(c *gin.Context, event func(*services.Snapshot) (string
 	for {
 		select {
 		case <-c.Request.Context().Done():
+			return
+		case <-h.plane.Done(): // the server is stopping
 			return
 		case s := <-updates:
 			if s.Version > last {

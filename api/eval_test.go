@@ -14,7 +14,8 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/vanehq/vane/api"
-	"github.com/vanehq/vane/services"
+	"github.com/vanehq/vane/dataplane"
+	vane "github.com/vanehq/vane/sdk/go"
 )
 
 // TestPropagationAcrossNodes: a write on node A is served by node B within a second.
@@ -26,8 +27,14 @@ func TestPropagationAcrossNodes(t *testing.T) {
 	sdk, _ := s.sdkKeys(a, "default", "production")
 
 	s.req("POST", flags, `{"key":"rollout"}`, "auth", a.dev).want(t, 201)
-	if e := b.evaluate("rollout", sdk, `{"user_id":"u1"}`); e.Reason != "DISABLED" { // B builds its snapshot now
-		t.Fatalf("B before = %+v", e)
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) { // B holds every snapshot already: the notice reaches it
+		e := b.evaluate("rollout", sdk, `{"user_id":"u1"}`)
+		if e.Reason == "DISABLED" {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("B still serves %+v 10 s after the flag was created", e)
+		}
 	}
 	for i, step := range []string{`{"status":"ACTIVE","rollout_percentage":100}`, `{"enabled":false}`} {
 		start := time.Now()
@@ -178,7 +185,7 @@ func TestSDKConfigAndStream(t *testing.T) {
 	srvKey, client := s.sdkKeys(a, "default", "production")
 	s.req("POST", flags, `{"key":"streamed"}`, "auth", a.dev).want(t, 201)
 	r := s.req("GET", "/api/v1/sdk/config", nil, "auth", srvKey).want(t, 200)
-	var cfg services.SDKConfig
+	var cfg dataplane.SDKConfig
 	_ = json.Unmarshal(r.Body, &cfg)
 	if cfg.Environment != "production" || len(cfg.Flags) != 1 || cfg.Flags[0].Key != "streamed" {
 		t.Fatalf("config = %s", r.Body)
@@ -242,8 +249,19 @@ func TestSDKConfigAndStream(t *testing.T) {
 		t.Fatalf("first ofrep event = %s %s", ev, data)
 	}
 	s.req("POST", flags, `{"key":"second"}`, "auth", a.dev).want(t, 201)
-	if ev, data := next(sdkStream); ev != "config" || !strings.Contains(data, `"second"`) {
-		t.Errorf("after a change the sdk stream sent %s %s", ev, data)
+	// A change is a patch: only what changed, with the version it follows.
+	ev, data := next(sdkStream)
+	var p vane.Patch
+	if err := json.Unmarshal([]byte(data), &p); ev != "patch" || err != nil {
+		t.Fatalf("after a change the sdk stream sent %s %s (%v)", ev, data, err)
+	}
+	if len(p.Flags) != 1 || p.Flags[0].Key != "second" || p.Version <= p.PreviousVersion || p.PreviousVersion == 0 ||
+		len(p.DeletedFlags) != 0 || p.SchemaVersion != vane.SchemaVersion {
+		t.Errorf("patch = %s", data)
+	}
+	s.req("DELETE", flags+"/second", nil, "auth", a.dev).want(t, 204)
+	if ev, data := next(sdkStream); ev != "patch" || !strings.Contains(data, `"deleted_flags":["second"]`) || !strings.Contains(data, `"flags":[]`) {
+		t.Errorf("after a delete the sdk stream sent %s %s", ev, data)
 	}
 	if ev, data := next(ofrepStream); !strings.Contains(data, `"type":"refetchEvaluation"`) {
 		t.Errorf("after a change the ofrep stream sent %s %s", ev, data)

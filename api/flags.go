@@ -7,9 +7,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 	"github.com/vanehq/vane/services"
 )
 
@@ -100,7 +101,7 @@ func (h *handlers) createFlag(c *gin.Context) {
 	f, err := h.svc.Flags.Create(c.Request.Context(), scopeOf(c), c.Param("project"), services.FlagInput{Key: req.Key,
 		Name: req.Name, Description: req.Description, Type: req.Type, Variations: req.Variations, Tags: req.Tags,
 		Owner: req.Owner, Temporary: req.Temporary, Experiment: req.Experiment, DefaultVariation: req.DefaultVariation,
-		OnVariation: req.OnVariation})
+		OnVariation: req.OnVariation, ClientVisible: req.ClientVisible})
 	if err != nil {
 		fail(c, err)
 		return
@@ -166,7 +167,7 @@ func (h *handlers) updateFlag(c *gin.Context) {
 	}
 	f, err := h.svc.Flags.Update(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), services.FlagPatch{
 		Key: req.Key, Name: req.Name, Description: req.Description, Variations: req.Variations, Tags: req.Tags,
-		Owner: req.Owner, Temporary: req.Temporary, Archived: req.Archived, Experiment: req.Experiment}, v)
+		Owner: req.Owner, Temporary: req.Temporary, Archived: req.Archived, Experiment: req.Experiment, ClientVisible: req.ClientVisible}, v)
 	if err != nil {
 		fail(c, err)
 		return
@@ -330,7 +331,7 @@ func (h *handlers) dryRun(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	evalCtx, err := services.CheckContext(req.Context, "context")
+	evalCtx, err := dataplane.CheckContext(req.Context, "context")
 	if err != nil {
 		fail(c, err)
 		return

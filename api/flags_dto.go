@@ -3,8 +3,8 @@ package api
 import (
 	"time"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 	"github.com/vanehq/vane/services"
 )
 
@@ -22,19 +22,22 @@ type FlagRequest struct {
 	Experiment       string             `json:"experiment,omitempty"`
 	DefaultVariation string             `json:"default_variation,omitempty"`
 	OnVariation      string             `json:"on_variation,omitempty"`
+	// ClientVisible says whether client-side SDK keys may evaluate the flag (default: the project's setting).
+	ClientVisible *bool `json:"client_visible,omitempty"`
 }
 
 // FlagPatchRequest changes a flag's project-wide definition. The key cannot change.
 type FlagPatchRequest struct {
-	Key         *string             `json:"key,omitempty"`
-	Name        *string             `json:"name,omitempty"`
-	Description *string             `json:"description,omitempty"`
-	Variations  *[]engine.Variation `json:"variations,omitempty"`
-	Tags        *[]string           `json:"tags,omitempty"`
-	Owner       *string             `json:"owner,omitempty"`
-	Temporary   *bool               `json:"temporary,omitempty"`
-	Archived    *bool               `json:"archived,omitempty"`
-	Experiment  *string             `json:"experiment,omitempty"`
+	Key           *string             `json:"key,omitempty"`
+	Name          *string             `json:"name,omitempty"`
+	Description   *string             `json:"description,omitempty"`
+	Variations    *[]engine.Variation `json:"variations,omitempty"`
+	Tags          *[]string           `json:"tags,omitempty"`
+	Owner         *string             `json:"owner,omitempty"`
+	Temporary     *bool               `json:"temporary,omitempty"`
+	Archived      *bool               `json:"archived,omitempty"`
+	Experiment    *string             `json:"experiment,omitempty"`
+	ClientVisible *bool               `json:"client_visible,omitempty"`
 }
 
 // FlagEnvironmentSummary is a flag's state in one environment.
@@ -49,28 +52,30 @@ type FlagEnvironmentSummary struct {
 
 // FlagResponse is a flag with a summary of each environment (by environment key).
 type FlagResponse struct {
-	ID           string                            `json:"id"`
-	Key          string                            `json:"key"`
-	Name         string                            `json:"name"`
-	Description  string                            `json:"description"`
-	Type         engine.Type                       `json:"type"`
-	Variations   []engine.Variation                `json:"variations"`
-	Tags         []string                          `json:"tags"`
-	Owner        string                            `json:"owner"`
-	Temporary    bool                              `json:"temporary"`
-	Archived     bool                              `json:"archived"`
-	Experiment   string                            `json:"experiment"`
-	Evaluations  int64                             `json:"evaluations"`
-	CreatedAt    time.Time                         `json:"created_at"`
-	UpdatedAt    time.Time                         `json:"updated_at"`
-	Version      int64                             `json:"version"`
-	Environments map[string]FlagEnvironmentSummary `json:"environments"`
+	ID          string             `json:"id"`
+	Key         string             `json:"key"`
+	Name        string             `json:"name"`
+	Description string             `json:"description"`
+	Type        engine.Type        `json:"type"`
+	Variations  []engine.Variation `json:"variations"`
+	Tags        []string           `json:"tags"`
+	Owner       string             `json:"owner"`
+	Temporary   bool               `json:"temporary"`
+	Archived    bool               `json:"archived"`
+	Experiment  string             `json:"experiment"`
+	// ClientVisible says whether client-side SDK keys (cli-…) may evaluate the flag.
+	ClientVisible bool                              `json:"client_visible"`
+	Evaluations   int64                             `json:"evaluations"`
+	CreatedAt     time.Time                         `json:"created_at"`
+	UpdatedAt     time.Time                         `json:"updated_at"`
+	Version       int64                             `json:"version"`
+	Environments  map[string]FlagEnvironmentSummary `json:"environments"`
 }
 
 func toFlag(f *services.FlagWithConfigs) FlagResponse {
 	r := FlagResponse{ID: f.ID, Key: f.Key, Name: f.Name, Description: f.Description, Type: engine.Type(f.Type),
 		Variations: f.Variations, Tags: f.Tags, Owner: f.Owner, Temporary: f.Temporary, Archived: f.Archived,
-		Experiment: f.Experiment, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, Version: f.Version,
+		Experiment: f.Experiment, ClientVisible: f.ClientVisible, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, Version: f.Version,
 		Environments: map[string]FlagEnvironmentSummary{}}
 	for envID, c := range f.Configs {
 		key := f.EnvKeys[envID]

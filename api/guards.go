@@ -33,7 +33,7 @@ type MetricsResponse struct {
 // ingestMetrics godoc
 //
 //	@Summary		Report evaluation outcomes
-//	@Description	Batches (up to 1000 points) of evaluations, errors and successes per flag × variation, added to per-minute buckets that safety guards read. Timestamps default to now and may be up to an hour old. Server or client SDK key.
+//	@Description	Batches (up to 1000 points) of evaluations, errors and successes per flag × variation, added to per-minute buckets that safety guards read (and that can roll a rollout back). Timestamps default to now and may be up to an hour old. Server SDK key only (a client key is 403); at most 1200 batches a minute per key (429 with Retry-After). Each bucket records the reporting key, which a guard's rollback names.
 //	@Tags			sdk
 //	@Accept			json
 //	@Produce		json
@@ -42,7 +42,9 @@ type MetricsResponse struct {
 //	@Success		202		{object}	MetricsResponse
 //	@Failure		400		{object}	ErrorResponse
 //	@Failure		401		{object}	ErrorResponse
+//	@Failure		403		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/sdk/metrics [post]
 func (h *handlers) ingestMetrics(c *gin.Context) {
 	var req MetricsRequest
@@ -55,7 +57,7 @@ func (h *handlers) ingestMetrics(c *gin.Context) {
 		points[i] = services.MetricPoint{FlagKey: m.FlagKey, Variation: m.Variation, Evaluations: m.Evaluations,
 			Errors: m.Errors, Successes: m.Successes, Timestamp: m.Timestamp}
 	}
-	n, err := h.svc.Metrics.Ingest(c.Request.Context(), sdkOf(c).EnvironmentID, points)
+	n, err := h.svc.Metrics.Ingest(c.Request.Context(), sdkOf(c), points)
 	if err != nil {
 		fail(c, err)
 		return

@@ -56,7 +56,7 @@ func TestGuardRollsBackOnBreach(t *testing.T) {
 	s := newServer(t)
 	a := s.newTenant("acme")
 	hook, err := s.Svc.Webhooks.Create(context.Background(), services.SystemScope(a.org.ID),
-		services.WebhookInput{URL: "https://hooks.example.com/vane", Events: []string{"feature_flag.auto_rolled_back"}})
+		services.WebhookInput{URL: exampleHook, Events: []string{"feature_flag.auto_rolled_back"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestMetricsValidation(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	a := s.newTenant("acme")
-	sdk, cli := s.sdkKeys(a, "default", "production")
+	sdk, _ := s.sdkKeys(a, "default", "production")
 	old := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
 	cases := map[string]string{
 		`{"metrics":[]}`: "metrics",
@@ -186,14 +186,14 @@ func TestMetricsValidation(t *testing.T) {
 		}
 	}
 	big := `{"metrics":[` + strings.TrimSuffix(strings.Repeat(`{"flag_key":"f","variation":"v","evaluations":1},`, 1001), ",") + `]}`
-	s.req("POST", "/api/v1/sdk/metrics", big, "X-API-Key", cli).want(t, 422)
+	s.req("POST", "/api/v1/sdk/metrics", big, "X-API-Key", sdk).want(t, 422)
 	if n := s.count("metric_buckets", "1 = 1"); n != 0 {
 		t.Errorf("refused metrics wrote %d buckets", n)
 	}
 	// Points of one minute add up in one bucket.
 	for i := 0; i < 3; i++ {
 		s.req("POST", "/api/v1/sdk/metrics", `{"metrics":[{"flag_key":"f","variation":"v","evaluations":5,"errors":1,"successes":4},
-			{"flag_key":"f","variation":"v","evaluations":5,"errors":1,"successes":4}]}`, "X-API-Key", cli).want(t, 202)
+			{"flag_key":"f","variation":"v","evaluations":5,"errors":1,"successes":4}]}`, "X-API-Key", sdk).want(t, 202)
 	}
 	var b models.MetricBucket
 	if err := s.DB.Take(&b).Error; err != nil || b.Evaluations != 30 || b.Errors != 6 {
@@ -260,9 +260,9 @@ func TestGuardAndWebhookValidation(t *testing.T) {
 		{g, `{"metric":"error_rate","threshold":"high","action":"kill_switch"}`, a.dev, 400, "threshold"},
 		{o + "/webhooks", `{"url":"ftp://example.com/x"}`, a.admin, 422, "url"},
 		{o + "/webhooks", `{"url":"not a url"}`, a.admin, 422, "url"},
-		{o + "/webhooks", `{"url":"https://example.com/x","events":["has space"]}`, a.admin, 422, "events[0]"},
-		{o + "/webhooks", `{"url":"https://example.com/x","secret":"short"}`, a.admin, 422, "secret"},
-		{o + "/webhooks", `{"url":"https://example.com/x","retries":3}`, a.admin, 400, "retries"},
+		{o + "/webhooks", `{"url":"` + exampleHook + `","events":["has space"]}`, a.admin, 422, "events[0]"},
+		{o + "/webhooks", `{"url":"` + exampleHook + `","secret":"short"}`, a.admin, 422, "secret"},
+		{o + "/webhooks", `{"url":"` + exampleHook + `","retries":3}`, a.admin, 400, "retries"},
 	}
 	before := s.snapshot(a.org.ID)
 	for _, tc := range cases {
@@ -275,7 +275,7 @@ func TestGuardAndWebhookValidation(t *testing.T) {
 		t.Errorf("refused guard and webhook writes changed rows")
 	}
 	// A webhook's secret is shown once; lists and reads never show it.
-	w := decode[api.WebhookResponse](t, s.req("POST", o+"/webhooks", `{"url":"https://example.com/x"}`, "auth", a.admin).want(t, 201))
+	w := decode[api.WebhookResponse](t, s.req("POST", o+"/webhooks", `{"url":"`+exampleHook+`"}`, "auth", a.admin).want(t, 201))
 	if !strings.HasPrefix(w.Secret, "whsec_") {
 		t.Fatalf("created webhook = %+v", w)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/jobs"
@@ -29,16 +30,23 @@ type server struct {
 	*testenv.Env
 	router     *api.Router
 	ctxTimeout time.Duration
+	endOnFlush bool
+	node       *services.Services // a second node's own services (s.Svc is the first node's)
 }
 
 func newServer(t testing.TB, mutate ...func(*config.Config)) *server {
 	t.Helper()
-	env := testenv.New(t, mutate...)
+	return serverOn(t, testenv.New(t, mutate...))
+}
+
+// serverOn is the real router over services a test started itself.
+func serverOn(t testing.TB, env *testenv.Env) *server {
+	t.Helper()
 	enf, err := policies.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := api.NewRouter(api.Deps{Services: env.Svc, Enforcer: enf, Log: testenv.Logger(t), Clock: env.Clock,
+	r, err := api.NewRouter(api.Deps{Services: env.Svc, Plane: env.Plane, Enforcer: enf, Log: testenv.Logger(t), Clock: env.Clock,
 		CORSOrigins: []string{"https://app.example.com"}})
 	if err != nil {
 		t.Fatal(err)
@@ -75,12 +83,26 @@ func (r response) errorField() (code, field string) {
 	return e.Error.Code, field
 }
 
-// reqFor sends a request that is cancelled after d (for streams).
-func (s *server) reqFor(d time.Duration, method, path string, body any, headers ...string) response {
+// reqStream opens a stream and ends it as soon as the server has flushed its first bytes (the
+// status is then known), or after d at the latest: a slow machine cannot turn a stream that was
+// about to open into a "client went away".
+func (s *server) reqStream(d time.Duration, method, path string, body any, headers ...string) response {
 	s.t.Helper()
 	s.ctxTimeout = d
-	defer func() { s.ctxTimeout = 0 }()
+	s.endOnFlush = true
+	defer func() { s.ctxTimeout, s.endOnFlush = 0, false }()
 	return s.req(method, path, body, headers...)
+}
+
+// flushEnds is a recorder that cancels its request once the handler flushes.
+type flushEnds struct {
+	*httptest.ResponseRecorder
+	cancel context.CancelFunc
+}
+
+func (f flushEnds) Flush() {
+	f.ResponseRecorder.Flush()
+	f.cancel()
 }
 
 // req sends a request; body may be a string (sent as is) or any value (sent as JSON).
@@ -104,8 +126,10 @@ func (s *server) req(method, path string, body any, headers ...string) response 
 		rd = bytes.NewReader(buf)
 	}
 	r := httptest.NewRequest(method, path, rd)
+	var cancel context.CancelFunc = func() {}
 	if s.ctxTimeout > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), s.ctxTimeout)
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(r.Context(), s.ctxTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
@@ -126,7 +150,11 @@ func (s *server) req(method, path string, body any, headers ...string) response 
 		}
 	}
 	w := httptest.NewRecorder()
-	s.router.ServeHTTP(w, r)
+	if s.endOnFlush {
+		s.router.ServeHTTP(flushEnds{w, cancel}, r)
+	} else {
+		s.router.ServeHTTP(w, r)
+	}
 	return response{Code: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 }
 
@@ -266,16 +294,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func (s *server) secondNode(t *testing.T) *server {
 	t.Helper()
 	other := services.New(services.Deps{DB: s.DB, Redis: s.Redis.Client, Config: s.Config, Clock: s.Clock, Log: testenv.Logger(t)})
+	plane := dataplane.New(other.Source, dataplane.Options{Clock: s.Clock, Log: testenv.Logger(t)})
+	other.SetPendingEvaluations(plane.Pending)
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	other.Start(ctx)
+	if err := plane.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		plane.Close(context.Background())
+		other.Close(context.Background())
+	})
 	enf, err := policies.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := api.NewRouter(api.Deps{Services: other, Enforcer: enf, Log: testenv.Logger(t), Clock: s.Clock})
+	r, err := api.NewRouter(api.Deps{Services: other, Plane: plane, Enforcer: enf, Log: testenv.Logger(t), Clock: s.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{t: t, Env: s.Env, router: r}
+	return &server{t: t, Env: s.Env, router: r, node: other}
 }

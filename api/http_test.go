@@ -83,7 +83,7 @@ func TestHealth(t *testing.T) {
 	if s.Redis.Mini == nil {
 		return
 	}
-	s.Redis.Mini.Close()
+	s.Redis.Kill(t)
 	r = s.req("GET", "/readyz", nil).want(t, 503)
 	if c := r.JSON()["checks"].(map[string]any); c["redis"] != "unreachable" || c["database"] != "ok" {
 		t.Errorf("readyz with redis down = %s", r.Body)
@@ -119,7 +119,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	env := testenv.New(t)
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	enf, _ := policies.New()
-	r, err := api.NewRouter(api.Deps{Services: env.Svc, Enforcer: enf, Log: log, Clock: env.Clock})
+	r, err := api.NewRouter(api.Deps{Services: env.Svc, Plane: env.Plane, Enforcer: enf, Log: log, Clock: env.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}

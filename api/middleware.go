@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/logctx"
+	"github.com/vanehq/vane/internal/metrics"
 	"github.com/vanehq/vane/policies"
 	"github.com/vanehq/vane/services"
 )
@@ -68,6 +72,7 @@ func withRequestID(log *slog.Logger) gin.HandlerFunc {
 		}
 		c.Set(ctxRequestID, id)
 		c.Set(ctxLogger, log)
+		c.Request = c.Request.WithContext(logctx.WithRequestID(c.Request.Context(), id)) // services log it too
 		c.Header("X-Request-ID", id)
 		c.Next()
 	}
@@ -75,12 +80,17 @@ func withRequestID(log *slog.Logger) gin.HandlerFunc {
 
 // accessLog logs one line per request: the route template, never the raw path or query (which may
 // carry secrets), never headers or bodies.
-func accessLog() gin.HandlerFunc {
+func accessLog(quiet map[string]bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		level := slog.LevelInfo
-		if c.Writer.Status() >= 500 {
+		switch st := c.Writer.Status(); {
+		case quiet[c.FullPath()] && st < 500:
+			level = slog.LevelDebug // evaluations: a million of them must not write a million lines
+		case st == StatusClientClosedRequest || errors.Is(c.Request.Context().Err(), context.Canceled) && st < 400:
+			level = slog.LevelDebug // the client went away (or a stream ended with it)
+		case st >= 500:
 			level = slog.LevelError
 		}
 		log := logger(c)
@@ -98,6 +108,23 @@ func accessLog() gin.HandlerFunc {
 			attrs = append(attrs, "principal", pr.Kind+":"+pr.ID)
 		}
 		log.Log(c.Request.Context(), level, "request", attrs...)
+	}
+}
+
+// observe records every request's latency by route template (never the raw path), method and
+// status code; m may be nil.
+func observe(m *metrics.Metrics) gin.HandlerFunc {
+	if m == nil {
+		return func(c *gin.Context) { c.Next() }
+	}
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "(no route)"
+		}
+		m.Request(route, c.Request.Method, c.Writer.Status(), time.Since(start))
 	}
 }
 
@@ -172,7 +199,7 @@ func credential(c *gin.Context) string {
 
 // authenticate resolves the request's management credential to a principal (401 otherwise).
 func (h *handlers) authenticate(c *gin.Context) {
-	p, err := h.svc.Auth.Authenticate(c.Request.Context(), credential(c))
+	p, err := h.svc.Auth.AuthenticateFrom(c.Request.Context(), credential(c), c.ClientIP())
 	if err != nil {
 		fail(c, err)
 		return

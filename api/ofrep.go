@@ -10,8 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/vanehq/vane/internal/engine"
-	"github.com/vanehq/vane/services"
+	"github.com/vanehq/vane/dataplane"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // OFREP (OpenFeature Remote Evaluation Protocol) keeps its own shapes and error codes.
@@ -68,14 +68,14 @@ func ofrepContext(c *gin.Context) (engine.Context, []byte, string, string) {
 		}
 	}
 	m := req.Context
-	ctx, err := services.CheckContext(m, "context")
+	ctx, err := dataplane.CheckContext(m, "context")
 	if err != nil {
 		return nil, body, "INVALID_CONTEXT", err.Error()
 	}
 	return ctx, body, "", ""
 }
 
-func ofrepResult(key string, e services.Evaluation) (int, any) {
+func ofrepResult(key string, e dataplane.Evaluation) (int, any) {
 	switch {
 	case e.Result.Reason == engine.ReasonFlagNotFound:
 		return http.StatusNotFound, OFREPError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist in this environment"}
@@ -111,7 +111,7 @@ func (h *handlers) ofrepEvaluate(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, OFREPError{Key: key, ErrorCode: code, ErrorDetails: details})
 		return
 	}
-	e, err := h.svc.Environments.Evaluate(c.Request.Context(), sdkOf(c).EnvironmentID, key, ctx)
+	e, err := h.plane.Evaluate(c.Request.Context(), sdkOf(c), key, ctx)
 	if err != nil {
 		logger(c).Error("ofrep evaluation failed", "err", err)
 		c.JSON(http.StatusInternalServerError, OFREPError{Key: key, ErrorCode: "GENERAL", ErrorDetails: "internal error"})
@@ -141,7 +141,7 @@ func (h *handlers) ofrepBulk(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, gin.H{"errorCode": code, "errorDetails": details})
 		return
 	}
-	snap, evals, err := h.svc.Environments.EvaluateAll(c.Request.Context(), sdkOf(c).EnvironmentID, ctx)
+	snap, evals, err := h.plane.EvaluateAll(c.Request.Context(), sdkOf(c), ctx)
 	if err != nil {
 		logger(c).Error("ofrep bulk evaluation failed", "err", err)
 		c.JSON(http.StatusInternalServerError, gin.H{"errorCode": "GENERAL", "errorDetails": "internal error"})
@@ -173,7 +173,7 @@ func (h *handlers) ofrepBulk(c *gin.Context) {
 //	@Failure		401
 //	@Router			/ofrep/v1/stream [get]
 func (h *handlers) ofrepStream(c *gin.Context) {
-	h.stream(c, func(snap *services.Snapshot) (string, []byte) {
+	h.stream(c, func(_, snap *dataplane.Snapshot) (string, []byte) {
 		b, _ := json.Marshal(map[string]string{"type": "refetchEvaluation", "etag": strconv.FormatInt(snap.Version, 10)})
 		return "message", b
 	})

@@ -15,13 +15,7 @@ import (
 func TestOFREPJavaScriptProvider(t *testing.T) {
 	t.Parallel()
 	dir, _ := filepath.Abs("../sdk/js-compat")
-	node, err := exec.LookPath("node")
-	if _, statErr := os.Stat(filepath.Join(dir, "node_modules", "@openfeature", "ofrep-provider")); err != nil || statErr != nil {
-		if os.Getenv("VANE_REQUIRE_JS") != "" {
-			t.Fatalf("node or sdk/js-compat/node_modules missing (run npm ci in sdk/js-compat): %v %v", err, statErr)
-		}
-		t.Skip("node or sdk/js-compat/node_modules missing; make test installs them")
-	}
+	node := nodeOrSkip(t, filepath.Join(dir, "node_modules", "@openfeature", "ofrep-provider"), "run npm ci in sdk/js-compat")
 	s := newServer(t)
 	a := s.newTenant("acme")
 	_, client := s.sdkKeys(a, "default", "production")

@@ -63,7 +63,7 @@ func (h *handlers) createProject(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	in := services.ProjectInput{Key: req.Key, Name: req.Name, Description: req.Description}
+	in := services.ProjectInput{Key: req.Key, Name: req.Name, Description: req.Description, ClientVisibleDefault: req.ClientVisibleDefault}
 	if req.Environments != nil {
 		in.Environments = make([]services.EnvironmentInput, len(req.Environments))
 		for i, e := range req.Environments {
@@ -143,7 +143,7 @@ func (h *handlers) updateProject(c *gin.Context) {
 		return
 	}
 	p, err := h.svc.Projects.Update(c.Request.Context(), scopeOf(c), c.Param("project"),
-		services.ProjectPatch{Name: req.Name, Description: req.Description}, v)
+		services.ProjectPatch{Name: req.Name, Description: req.Description, ClientVisibleDefault: req.ClientVisibleDefault}, v)
 	if err != nil {
 		fail(c, err)
 		return

@@ -104,7 +104,10 @@ const pf = o + "/projects/default/flags/"
 
 // matrix is every non-public route of the router. A route missing here fails TestRBACMatrix.
 var matrix = map[string]routeCase{
-	"GET /api/v1/me":   {min: anyone, ok: 200, build: fixed("/api/v1/me", nil)},
+	"GET /api/v1/me": {min: anyone, ok: 200, build: fixed("/api/v1/me", nil)},
+	// Authorised for every user, then refused for the wrong current password (nothing changes).
+	"POST /api/v1/auth/password": {min: anyone, ok: 422, userOnly: true, build: fixed("/api/v1/auth/password",
+		map[string]string{"current_password": "not the password", "new_password": "a much longer passphrase 42"})},
 	"GET /api/v1/orgs": {min: anyone, ok: 200, build: fixed("/api/v1/orgs", nil)},
 	"POST /api/v1/orgs": {min: anyone, ok: 201, userOnly: true, build: func(*server, *tenant) (string, any) {
 		return "/api/v1/orgs", map[string]string{"name": testenv.Name("org")}
@@ -189,8 +192,9 @@ func init() {
 		"PATCH " + fr + "/:flag": {min: developer, ok: 200, build: func(s *server, a *tenant) (string, any) {
 			return pf + freshFlag(s, a), map[string]string{"description": "d"}
 		}},
-		"DELETE " + fr + "/:flag":                {min: developer, ok: 204, build: flagPath("")},
-		"GET " + fr + "/:flag/environments/:env": {min: viewer, ok: 200, build: flagPath("/environments/production")},
+		"DELETE " + fr + "/:flag":                         {min: developer, ok: 204, build: flagPath("")},
+		"GET " + fr + "/:flag/environments/:env":          {min: viewer, ok: 200, build: flagPath("/environments/production")},
+		"GET " + fr + "/:flag/environments/:env/insights": {min: viewer, ok: 200, build: flagPath("/environments/production/insights")},
 		"POST " + fr + "/:flag/environments/:env/evaluate": {min: viewer, ok: 200, build: func(s *server, a *tenant) (string, any) {
 			return pf + freshFlag(s, a) + "/environments/production/evaluate", map[string]any{"context": map[string]string{"key": "u1"}}
 		}},
@@ -314,7 +318,7 @@ func init() {
 	}}
 	const wr = "/api/v1/orgs/:org/webhooks"
 	freshWebhook := func(s *server, a *tenant) string {
-		w, err := s.Svc.Webhooks.Create(context.Background(), services.SystemScope(a.org.ID), services.WebhookInput{URL: "https://hooks.example.com/x"})
+		w, err := s.Svc.Webhooks.Create(context.Background(), services.SystemScope(a.org.ID), services.WebhookInput{URL: exampleHook})
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -324,12 +328,16 @@ func init() {
 		return func(s *server, a *tenant) (string, any) { return freshWebhook(s, a) + suffix, body }
 	}
 	rows["GET "+wr] = routeCase{min: admin, ok: 200, build: fixed(o+"/webhooks", nil)}
-	rows["POST "+wr] = routeCase{min: admin, ok: 201, build: fixed(o+"/webhooks", map[string]any{"url": "https://hooks.example.com/vane"})}
+	rows["POST "+wr] = routeCase{min: admin, ok: 201, build: fixed(o+"/webhooks", map[string]any{"url": exampleHook})}
 	rows["GET "+wr+"/:webhook"] = routeCase{min: admin, ok: 200, build: byWebhook("", nil)}
 	rows["PATCH "+wr+"/:webhook"] = routeCase{min: admin, ok: 200, build: byWebhook("", map[string]any{"active": false})}
 	rows["DELETE "+wr+"/:webhook"] = routeCase{min: admin, ok: 204, build: byWebhook("", nil)}
 	rows["GET "+wr+"/:webhook/deliveries"] = routeCase{min: admin, ok: 200, build: byWebhook("/deliveries", nil)}
-	rows["POST /api/v1/sdk/metrics"] = routeCase{sdk: true, ok: 202, build: fixed("/api/v1/sdk/metrics",
+	rows["POST "+wr+"/:webhook/deliveries/:delivery/redeliver"] = routeCase{min: admin, ok: 202, build: func(s *server, a *tenant) (string, any) {
+		p := freshWebhook(s, a)
+		return p + "/deliveries/" + s.failedDelivery(a.org.ID, p[strings.LastIndex(p, "/")+1:]) + "/redeliver", nil
+	}}
+	rows["POST /api/v1/sdk/metrics"] = routeCase{sdk: true, serverOnly: true, ok: 202, build: fixed("/api/v1/sdk/metrics",
 		map[string]any{"metrics": []map[string]any{{"flag_key": "f", "variation": "true", "evaluations": 1, "successes": 1}}})}
 	for k, v := range rows {
 		matrix[k] = v
@@ -420,7 +428,7 @@ func TestRBACMatrix(t *testing.T) {
 			}
 			var r response
 			if rc.stream {
-				r = s.reqFor(100*time.Millisecond, method, path, body, header...)
+				r = s.reqStream(30*time.Second, method, path, body, header...)
 			} else {
 				r = s.req(method, path, body, header...)
 			}

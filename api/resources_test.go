@@ -95,7 +95,7 @@ func TestSDKKeysMaskingAndRotation(t *testing.T) {
 
 	ctx := context.Background()
 	works := func(key string) bool {
-		_, err := s.Svc.Environments.ResolveSDKKey(ctx, key)
+		_, err := s.Plane.ResolveKey(key)
 		return err == nil
 	}
 	// Rotate the server key with a one-hour grace: both work, then only the new one.

@@ -16,6 +16,8 @@
 package api
 
 import (
+	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -24,8 +26,10 @@ import (
 	swaggerFiles "github.com/swaggo/files"
 	ginSwagger "github.com/swaggo/gin-swagger"
 
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/clock"
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/metrics"
 	"github.com/vanehq/vane/policies"
 	"github.com/vanehq/vane/services"
 
@@ -35,15 +39,22 @@ import (
 // Deps are what the router needs.
 type Deps struct {
 	Services       *services.Services
+	Plane          *dataplane.Plane
 	Enforcer       *policies.Enforcer
 	Log            *slog.Logger
 	Clock          clock.Clock
 	CORSOrigins    []string
 	TrustedProxies []string
+	// Portal is the built portal (web.Dist()) served at / for every non-API path; nil serves none.
+	Portal fs.FS
+	// Metrics, when set, observes every request; MetricsRoute also serves it at GET /metrics.
+	Metrics      *metrics.Metrics
+	MetricsRoute bool
 }
 
 type handlers struct {
 	svc      *services.Services
+	plane    *dataplane.Plane
 	enforcer *policies.Enforcer
 	clock    clock.Clock
 }
@@ -76,6 +87,9 @@ type Router struct {
 
 // NewRouter builds the HTTP handler with every route, each declaring what it needs.
 func NewRouter(d Deps) (*Router, error) {
+	if d.Services == nil || d.Plane == nil || d.Enforcer == nil {
+		return nil, errors.New("api: Deps needs Services, Plane and Enforcer")
+	}
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
@@ -86,11 +100,18 @@ func NewRouter(d Deps) (*Router, error) {
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	h := &handlers{svc: d.Services, enforcer: d.Enforcer, clock: d.Clock}
+	h := &handlers{svc: d.Services, plane: d.Plane, enforcer: d.Enforcer, clock: d.Clock}
 	r := &Router{Engine: e}
 
-	e.Use(withRequestID(d.Log), recovery(), accessLog(), cors(d.CORSOrigins), limitBody())
-	e.NoRoute(func(c *gin.Context) { fail(c, errs.NotFoundf("no route %s %s", c.Request.Method, c.Request.URL.Path)) })
+	quiet := map[string]bool{} // evaluation routes: counted in metrics, logged per request at debug only
+	e.Use(withRequestID(d.Log), observe(d.Metrics), recovery(), accessLog(quiet), cors(d.CORSOrigins), limitBody(), refuseNUL())
+	site := newPortal(d.Portal)
+	e.NoRoute(func(c *gin.Context) {
+		if site.serve(c) {
+			return
+		}
+		fail(c, errs.NotFoundf("no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorResponse{Error: ErrorBody{Code: "method_not_allowed",
 			Message: c.Request.Method + " is not allowed here", RequestID: requestID(c)}})
@@ -116,6 +137,9 @@ func NewRouter(d Deps) (*Router, error) {
 
 	public(http.MethodGet, "/healthz", h.healthz)
 	public(http.MethodGet, "/readyz", h.readyz)
+	if d.Metrics != nil && d.MetricsRoute {
+		public(http.MethodGet, "/metrics", gin.WrapH(d.Metrics.Handler()))
+	}
 	public(http.MethodGet, "/swagger/*any", ginSwagger.WrapHandler(swaggerFiles.Handler))
 
 	const v1 = "/api/v1"
@@ -124,6 +148,7 @@ func NewRouter(d Deps) (*Router, error) {
 	public(http.MethodPost, v1+"/auth/logout", h.logout)
 	public(http.MethodPost, v1+"/auth/signup", h.signup)
 	public(http.MethodPost, v1+"/auth/accept-invite", h.acceptInvite)
+	authed(http.MethodPost, v1+"/auth/password", h.changePassword)
 	authed(http.MethodGet, v1+"/me", h.me)
 	authed(http.MethodGet, v1+"/orgs", h.listOrgs)
 	authed(http.MethodPost, v1+"/orgs", h.createOrg)
@@ -154,6 +179,7 @@ func NewRouter(d Deps) (*Router, error) {
 	org(http.MethodPatch, o+"/webhooks/:webhook", policies.Webhooks, policies.Write, h.updateWebhook)
 	org(http.MethodDelete, o+"/webhooks/:webhook", policies.Webhooks, policies.Write, h.deleteWebhook)
 	org(http.MethodGet, o+"/webhooks/:webhook/deliveries", policies.Webhooks, policies.Read, h.listDeliveries)
+	org(http.MethodPost, o+"/webhooks/:webhook/deliveries/:delivery/redeliver", policies.Webhooks, policies.Write, h.redeliver)
 
 	project(http.MethodGet, o+"/projects", policies.Projects, policies.Read, h.listProjects)
 	org(http.MethodPost, o+"/projects", policies.Projects, policies.Write, h.createProject)
@@ -180,6 +206,7 @@ func NewRouter(d Deps) (*Router, error) {
 		project(http.MethodPost, f+"/environments/:env/"+verb, policies.Flags, policies.Write, h.transition)
 	}
 	project(http.MethodPost, f+"/environments/:env/evaluate", policies.Flags, policies.Read, h.dryRun)
+	project(http.MethodGet, f+"/environments/:env/insights", policies.Flags, policies.Read, h.getInsights)
 	const plan = f + "/environments/:env/rollout-plan"
 	project(http.MethodGet, plan, policies.Rollouts, policies.Read, h.getPlan)
 	project(http.MethodPost, plan, policies.Rollouts, policies.Write, h.putPlan)
@@ -211,6 +238,7 @@ func NewRouter(d Deps) (*Router, error) {
 	// Evaluation: SDK keys only, answered from the in-memory snapshot.
 	sdk := func(method, path string, serverOnly, bare bool, fn gin.HandlerFunc) {
 		r.Routes = append(r.Routes, Route{method, path, Access{SDK: true, ServerOnly: serverOnly}})
+		quiet[path] = true
 		e.Handle(method, path, h.sdkAuth(serverOnly, bare), fn)
 	}
 	sdk(http.MethodPost, v1+"/feature-flags/:key/evaluate", false, false, h.evaluateFlag)
@@ -218,7 +246,7 @@ func NewRouter(d Deps) (*Router, error) {
 	sdk(http.MethodPost, v1+"/feature-flags/evaluate", false, false, h.evaluateAll)
 	sdk(http.MethodGet, v1+"/sdk/config", true, false, h.sdkConfig)
 	sdk(http.MethodGet, v1+"/sdk/stream", true, false, h.sdkStream)
-	sdk(http.MethodPost, v1+"/sdk/metrics", false, false, h.ingestMetrics)
+	sdk(http.MethodPost, v1+"/sdk/metrics", true, false, h.ingestMetrics)
 	sdk(http.MethodPost, "/ofrep/v1/evaluate/flags/:key", false, true, h.ofrepEvaluate)
 	sdk(http.MethodPost, "/ofrep/v1/evaluate/flags", false, true, h.ofrepBulk)
 	sdk(http.MethodGet, "/ofrep/v1/stream", false, true, h.ofrepStream)

@@ -348,7 +348,7 @@ func TestSource004Entity(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		s.evaluate("onboarding-v2", sdk, `{"user_id":"u1"}`)
 	}
-	s.Svc.Snapshots.Flush(context.Background())
+	s.Plane.Flush(context.Background())
 	l := decode[api.FlagList](t, s.req("GET", flags+"?environment=production&status=ENABLED&sort=evaluations", nil, "auth", a.viewer).want(t, 200))
 	var order []string
 	for _, f := range l.Items {

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/models"
 	"github.com/vanehq/vane/policies"
 	"github.com/vanehq/vane/services"
 )
@@ -41,11 +42,16 @@ func simpleEnvOf(c *gin.Context) simpleEnv { return c.MustGet(ctxSimpleEnv).(sim
 // SimpleRequest is a flag in the flat shapes of sources 000 and 003; every field is optional on
 // update (PUT takes partial bodies).
 type SimpleRequest struct {
-	Key               *string                `json:"key,omitempty" example:"new-checkout-flow"`
-	Name              *string                `json:"name,omitempty" example:"New Checkout Flow"`
-	Description       *string                `json:"description,omitempty"`
-	Status            *string                `json:"status,omitempty" example:"DRAFT"`
-	Enabled           *bool                  `json:"enabled,omitempty"`
+	Key         *string `json:"key,omitempty" example:"new-checkout-flow"`
+	Name        *string `json:"name,omitempty" example:"New Checkout Flow"`
+	Description *string `json:"description,omitempty"`
+	Status      *string `json:"status,omitempty" example:"DRAFT"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+	// IsActive is enabled under another name: false is the kill switch, rules are kept.
+	IsActive *bool `json:"is_active,omitempty"`
+	// DefaultValue is what everyone outside the rollout gets (false unless given: Default: OFF).
+	DefaultValue      json.RawMessage        `json:"default_value,omitempty" swaggertype:"boolean"`
+	ClientVisible     *bool                  `json:"client_visible,omitempty"`
 	RolloutPercentage *float64               `json:"rollout_percentage,omitempty" example:"10"`
 	TargetingRules    *[]services.SimpleRule `json:"targeting_rules,omitempty"`
 	Rules             json.RawMessage        `json:"rules,omitempty" swaggertype:"object"`
@@ -53,7 +59,16 @@ type SimpleRequest struct {
 
 func (r SimpleRequest) input() (services.SimpleInput, error) {
 	in := services.SimpleInput{Key: r.Key, Name: r.Name, Description: r.Description, Status: r.Status, Enabled: r.Enabled,
-		RolloutPercentage: r.RolloutPercentage, TargetingRules: r.TargetingRules}
+		RolloutPercentage: r.RolloutPercentage, TargetingRules: r.TargetingRules, ClientVisible: r.ClientVisible}
+	if r.IsActive != nil {
+		if r.Enabled != nil && *r.Enabled != *r.IsActive {
+			return in, errs.Field("is_active", "contradicts enabled; send one of them")
+		}
+		in.Enabled = r.IsActive
+	}
+	if len(r.DefaultValue) > 0 && !bytes.Equal(bytes.TrimSpace(r.DefaultValue), []byte("null")) {
+		in.DefaultValue = r.DefaultValue
+	}
 	if len(r.Rules) > 0 {
 		in.RulesSet = true
 		if !bytes.Equal(bytes.TrimSpace(r.Rules), []byte("null")) {
@@ -78,13 +93,25 @@ func (r SimpleRequest) input() (services.SimpleInput, error) {
 //	@Security		BearerAuth
 //	@Security		ApiKeyAuth
 //	@Param			X-Vane-Environment	header		string	false	"organization/project/environment"
+//	@Param			status				query		string	false	"only flags in this status (ENABLED, Enabled, RolledOut …)"
+//	@Param			q					query		string	false	"search key, name and description"
+//	@Param			tag					query		string	false	"only flags with this tag"
+//	@Param			sort				query		string	false	"key (default), updated_at or evaluations"
+//	@Param			limit				query		int		false	"at most this many (1–200)"
 //	@Success		200					{array}		services.SimpleFlag
 //	@Failure		401					{object}	ErrorResponse
 //	@Failure		404					{object}	ErrorResponse
+//	@Failure		422					{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags [get]
 func (h *handlers) listSimpleFlags(c *gin.Context) {
 	e := simpleEnvOf(c)
-	list, err := h.svc.Simple.List(c.Request.Context(), scopeOf(c), e.project, e.env)
+	opt, err := listOptions(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	list, err := h.svc.Simple.List(c.Request.Context(), scopeOf(c), e.project, e.env, services.SimpleListOptions{
+		Status: c.Query("status"), Q: c.Query("q"), Tag: c.Query("tag"), Sort: models.FlagSort(c.Query("sort")), Limit: opt.Limit})
 	if err != nil {
 		fail(c, err)
 		return
@@ -164,12 +191,14 @@ func (h *handlers) getSimpleFlag(c *gin.Context) {
 //	@Security		ApiKeyAuth
 //	@Param			X-Vane-Environment	header		string			false	"organization/project/environment"
 //	@Param			key					path		string			true	"flag key or id"
+//	@Param			If-Match			header		string			false	"the version (ETag) last read; 412 when stale"
 //	@Param			body				body		SimpleRequest	true	"changes"
 //	@Success		200					{object}	services.SimpleFlag
 //	@Failure		400					{object}	ErrorResponse
 //	@Failure		403					{object}	ErrorResponse
 //	@Failure		404					{object}	ErrorResponse
 //	@Failure		409					{object}	ErrorResponse
+//	@Failure		412					{object}	ErrorResponse
 //	@Failure		422					{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags/{key} [put]
 //	@Router			/api/v1/feature-flags/{key} [patch]
@@ -184,8 +213,13 @@ func (h *handlers) updateSimpleFlag(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	version, err := ifMatch(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	e := simpleEnvOf(c)
-	f, err := h.svc.Simple.Update(c.Request.Context(), scopeOf(c), e.project, e.env, c.Param("key"), in)
+	f, err := h.svc.Simple.Update(c.Request.Context(), scopeOf(c), e.project, e.env, c.Param("key"), in, version)
 	if err != nil {
 		fail(c, err)
 		return
@@ -203,13 +237,20 @@ func (h *handlers) updateSimpleFlag(c *gin.Context) {
 //	@Security		ApiKeyAuth
 //	@Param			X-Vane-Environment	header	string	false	"organization/project/environment"
 //	@Param			key					path	string	true	"flag key or id"
+//	@Param			If-Match			header	string	false	"the version (ETag) last read; 412 when stale"
 //	@Success		204
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
+//	@Failure		412	{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags/{key} [delete]
 func (h *handlers) deleteSimpleFlag(c *gin.Context) {
+	version, err := ifMatch(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	e := simpleEnvOf(c)
-	if err := h.svc.Flags.Delete(c.Request.Context(), scopeOf(c), e.project, c.Param("key")); err != nil {
+	if err := h.svc.Simple.Delete(c.Request.Context(), scopeOf(c), e.project, e.env, c.Param("key"), version); err != nil {
 		fail(c, err)
 		return
 	}

@@ -65,12 +65,12 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bHook, err := s.Svc.Webhooks.Create(ctx, bsc, services.WebhookInput{URL: "https://hooks.example.com/b"})
+	bHook, err := s.Svc.Webhooks.Create(ctx, bsc, services.WebhookInput{URL: exampleHook})
 	if err != nil {
 		t.Fatal(err)
 	}
 	theirs := map[string]string{
-		":webhook": bHook.ID, ":member": bAdmin.ID, ":invitation": inv.ID, ":key": bKey.ID, ":project": b.project.ID, ":env": b.env.ID,
+		":webhook": bHook.ID, ":delivery": s.failedDelivery(b.org.ID, bHook.ID), ":member": bAdmin.ID, ":invitation": inv.ID, ":key": bKey.ID, ":project": b.project.ID, ":env": b.env.ID,
 		":flag": bFlag.ID, ":segment": bSeg.ID, ":guard": bGuard.ID,
 	}
 	before := s.snapshot(b.org.ID)

@@ -39,12 +39,14 @@ func toWebhook(w *models.Webhook, withSecret bool) WebhookResponse {
 	return r
 }
 
-// DeliveryResponse is one delivery attempt log.
+// DeliveryResponse is one delivery and how sending it went. Attempts counts every sending, across
+// redeliveries; Redeliveries says how often it was sent again by hand after it failed.
 type DeliveryResponse struct {
 	ID             string     `json:"id"`
 	Event          string     `json:"event"`
 	Status         string     `json:"status" enums:"pending,succeeded,failed"`
 	Attempts       int        `json:"attempts"`
+	Redeliveries   int        `json:"redeliveries"`
 	LastStatusCode int        `json:"last_status_code"`
 	LastError      string     `json:"last_error,omitempty"`
 	LatencyMS      int        `json:"latency_ms"`
@@ -53,14 +55,20 @@ type DeliveryResponse struct {
 }
 
 func toDelivery(d *models.WebhookDelivery) DeliveryResponse {
-	return DeliveryResponse{ID: d.ID, Event: d.Event, Status: d.Status, Attempts: d.Attempts, LastStatusCode: d.LastStatusCode,
-		LastError: d.LastError, LatencyMS: d.LatencyMS, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt}
+	return DeliveryResponse{ID: d.ID, Event: d.Event, Status: d.Status, Attempts: d.Attempts, Redeliveries: d.Redeliveries,
+		LastStatusCode: d.LastStatusCode, LastError: d.LastError, LatencyMS: d.LatencyMS, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt}
+}
+
+// DeliveryList is a page of a webhook's deliveries, newest first.
+type DeliveryList struct {
+	Items      []DeliveryResponse `json:"items"`
+	NextCursor string             `json:"next_cursor"`
 }
 
 // createWebhook godoc
 //
 //	@Summary		Add a webhook
-//	@Description	Events matching the filter are POSTed as JSON with X-Vane-Event, X-Vane-Delivery and X-Vane-Signature: sha256=<HMAC-SHA256 of the body with the secret>. Failures are retried with exponential backoff (8 times). Loopback, private and link-local addresses are refused unless VANE_WEBHOOK_ALLOW_PRIVATE=true.
+//	@Description	Events matching the filter are POSTed as JSON with X-Vane-Event, X-Vane-Delivery and X-Vane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret> (refuse timestamps older than 5 minutes so a captured delivery cannot be replayed). Failures are retried with exponential backoff (8 times). The URL's host is resolved when it is saved: a name that does not resolve, or any address in a reserved range (loopback, private, shared 100.64/10, link-local, documentation, benchmarking 198.18/15, NAT64 64:ff9b::/96, multicast … — the IANA special-purpose registries) is a 422 naming the reason, and every delivery checks the address it dials against the same list. VANE_WEBHOOK_ALLOW_PRIVATE=true allows reserved addresses.
 //	@Tags			webhooks
 //	@Accept			json
 //	@Produce		json
@@ -195,9 +203,11 @@ func (h *handlers) deleteWebhook(c *gin.Context) {
 //	@Security	ApiKeyAuth
 //	@Param		org		path		string	true	"organisation slug or id"
 //	@Param		webhook	path		string	true	"webhook id"
-//	@Param		limit	query		int		false	"how many, newest first (1–200, default 50)"
-//	@Success	200		{array}		DeliveryResponse
+//	@Param		limit	query		int		false	"page size, newest first (1–200, default 50)"
+//	@Param		cursor	query		string	false	"next_cursor of the previous page"
+//	@Success	200		{object}	DeliveryList
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	422		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/webhooks/{webhook}/deliveries [get]
 func (h *handlers) listDeliveries(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -205,10 +215,34 @@ func (h *handlers) listDeliveries(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	ds, err := h.svc.Webhooks.Deliveries(c.Request.Context(), scopeOf(c), c.Param("webhook"), opt.Limit)
+	page, err := h.svc.Webhooks.Deliveries(c.Request.Context(), scopeOf(c), c.Param("webhook"), opt)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, mapItems(ds, toDelivery))
+	c.JSON(http.StatusOK, DeliveryList{Items: mapItems(page.Items, toDelivery), NextCursor: page.NextCursor})
+}
+
+// redeliver godoc
+//
+//	@Summary		Send a failed delivery again
+//	@Description	Only a failed delivery (409 otherwise): it becomes pending and the worker sends it as a new job, with a fresh signature and the usual retries. attempts keeps counting across redeliveries; redeliveries counts them.
+//	@Tags			webhooks
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Security		ApiKeyAuth
+//	@Param			org			path		string	true	"organisation slug or id"
+//	@Param			webhook		path		string	true	"webhook id"
+//	@Param			delivery	path		string	true	"delivery id"
+//	@Success		202			{object}	DeliveryResponse
+//	@Failure		404			{object}	ErrorResponse
+//	@Failure		409			{object}	ErrorResponse
+//	@Router			/api/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver [post]
+func (h *handlers) redeliver(c *gin.Context) {
+	d, err := h.svc.Webhooks.Redeliver(c.Request.Context(), scopeOf(c), c.Param("webhook"), c.Param("delivery"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, toDelivery(d))
 }

@@ -17,7 +17,12 @@ const docTemplate = `{
     "paths": {
         "/api/v1/auth/accept-invite": {
             "post": {
-                "description": "Redeems a one-time invitation token. A new user chooses a password (and optionally a username); an existing user gives their current password. Signs the user in.",
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Redeems a one-time invitation token and signs the user in. For an email without an account, the new user chooses a password (at least 10 characters, not the email or username, not a commonly breached one) and optionally a username. For an email that already has an account, the user signs in first and accepts while signed in (Authorization: Bearer with that account's access token) without a password: a password for an existing account is refused (422, field password), no credential is 401, and another account's token or an API key is 403. Limited per client IP (VANE_INVITE_ACCEPT_MAX_PER_IP) and per invitation token (10) in VANE_LOGIN_WINDOW (429 with Retry-After).",
                 "consumes": [
                     "application/json"
                 ],
@@ -30,7 +35,13 @@ const docTemplate = `{
                 "summary": "Accept an invitation",
                 "parameters": [
                     {
-                        "description": "token and password",
+                        "type": "string",
+                        "description": "cookie: keep the refresh token in the HttpOnly session cookie (path /api/v1/auth), not in the body",
+                        "name": "X-Vane-Session",
+                        "in": "header"
+                    },
+                    {
+                        "description": "token, and a password for a new account",
                         "name": "body",
                         "in": "body",
                         "required": true,
@@ -58,6 +69,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
                     },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -69,13 +86,19 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
+                    },
+                    "429": {
+                        "description": "Too Many Requests",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
                     }
                 }
             }
         },
         "/api/v1/auth/login": {
             "post": {
-                "description": "Exchanges a username (or email) and password for a short-lived access token and a rotating refresh token. Unknown users and wrong passwords get the same 401. Repeated failures are limited per username and per client IP (429 with Retry-After).",
+                "description": "Exchanges a username (or email) and password for a short-lived access token and a rotating refresh token. Unknown users and wrong passwords get the same 401. Failed attempts are limited per account and client IP (VANE_LOGIN_MAX_FAILURES), per account from every IP (VANE_LOGIN_ACCOUNT_MAX_FAILURES) and per client IP (VANE_LOGIN_IP_MAX_FAILURES), each in VANE_LOGIN_WINDOW: 429 with Retry-After. Username and email of one account share its counters.",
                 "consumes": [
                     "application/json"
                 ],
@@ -87,6 +110,12 @@ const docTemplate = `{
                 ],
                 "summary": "Sign in",
                 "parameters": [
+                    {
+                        "type": "string",
+                        "description": "cookie: keep the refresh token in the HttpOnly session cookie (path /api/v1/auth), not in the body",
+                        "name": "X-Vane-Session",
+                        "in": "header"
+                    },
                     {
                         "description": "credentials",
                         "name": "body",
@@ -133,7 +162,7 @@ const docTemplate = `{
         },
         "/api/v1/auth/logout": {
             "post": {
-                "description": "Revokes the refresh token and every token rotated from the same login. Access tokens already issued expire on their own (VANE_ACCESS_TOKEN_TTL).",
+                "description": "Revokes the refresh token and every token rotated from the same login. Access tokens already issued expire on their own (VANE_ACCESS_TOKEN_TTL). The portal's session (header X-Vane-Session: cookie, same origin) signs out with its cookie, which the answer clears.",
                 "consumes": [
                     "application/json"
                 ],
@@ -143,10 +172,15 @@ const docTemplate = `{
                 "summary": "Sign out",
                 "parameters": [
                     {
-                        "description": "refresh token",
+                        "type": "string",
+                        "description": "cookie: end the session of the cookie",
+                        "name": "X-Vane-Session",
+                        "in": "header"
+                    },
+                    {
+                        "description": "refresh token (not with the session cookie)",
                         "name": "body",
                         "in": "body",
-                        "required": true,
                         "schema": {
                             "$ref": "#/definitions/api.RefreshRequest"
                         }
@@ -161,13 +195,94 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/auth/password": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replaces the signed-in user's password after checking the current one (422 on current_password when wrong; failures count like failed sign-ins, 429 with Retry-After). The new password follows the sign-up rules. Every session of the user is signed out and a new one begins: the answer carries its tokens (with X-Vane-Session: cookie, the refresh token goes into the session cookie).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "auth"
+                ],
+                "summary": "Change my password",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "cookie: keep the new refresh token in the session cookie",
+                        "name": "X-Vane-Session",
+                        "in": "header"
+                    },
+                    {
+                        "description": "current and new password",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.ChangePasswordRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.TokenResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "429": {
+                        "description": "Too Many Requests",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
                     }
                 }
             }
         },
         "/api/v1/auth/refresh": {
             "post": {
-                "description": "Exchanges a refresh token for a new access token and a new refresh token. Each refresh token works once; presenting a used one revokes every token of that login.",
+                "description": "Exchanges a refresh token for a new access token and a new refresh token. Each refresh token rotates once. Presented again within 10 seconds (two tabs refreshing at once) it returns the same new refresh token with a fresh access token; presented later it counts as stolen and revokes every token of that login. The portal's session sends no body token: its refresh token is the HttpOnly cookie vane_refresh, accepted only with the header X-Vane-Session: cookie and from the same origin (403 otherwise); the answer then sets the rotated cookie and leaves refresh_token empty.",
                 "consumes": [
                     "application/json"
                 ],
@@ -180,10 +295,15 @@ const docTemplate = `{
                 "summary": "Refresh a session",
                 "parameters": [
                     {
-                        "description": "refresh token",
+                        "type": "string",
+                        "description": "cookie: use and renew the session cookie",
+                        "name": "X-Vane-Session",
+                        "in": "header"
+                    },
+                    {
+                        "description": "refresh token (not with the session cookie)",
                         "name": "body",
                         "in": "body",
-                        "required": true,
                         "schema": {
                             "$ref": "#/definitions/api.RefreshRequest"
                         }
@@ -207,13 +327,19 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
                     }
                 }
             }
         },
         "/api/v1/auth/signup": {
             "post": {
-                "description": "Creates a user and a new organisation (with project \"default\" and its development, staging and production environments) where the user is ADMIN, and signs them in. Off when VANE_ALLOW_SIGNUP=false (403).",
+                "description": "Creates a user and a new organisation (with project \"default\" and its development, staging and production environments) where the user is ADMIN, and signs them in. Off when VANE_ALLOW_SIGNUP=false (403). The password needs at least 10 characters, must not be the email or username, and must not be a commonly breached password (422). Limited to VANE_SIGNUP_MAX_PER_IP sign-ups per client IP per hour (429 with Retry-After).",
                 "consumes": [
                     "application/json"
                 ],
@@ -225,6 +351,12 @@ const docTemplate = `{
                 ],
                 "summary": "Sign up",
                 "parameters": [
+                    {
+                        "type": "string",
+                        "description": "cookie: keep the refresh token in the HttpOnly session cookie (path /api/v1/auth), not in the body",
+                        "name": "X-Vane-Session",
+                        "in": "header"
+                    },
                     {
                         "description": "the new user and organisation",
                         "name": "body",
@@ -265,6 +397,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
+                    },
+                    "429": {
+                        "description": "Too Many Requests",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
                     }
                 }
             }
@@ -293,6 +431,36 @@ const docTemplate = `{
                         "description": "organization/project/environment",
                         "name": "X-Vane-Environment",
                         "in": "header"
+                    },
+                    {
+                        "type": "string",
+                        "description": "only flags in this status (ENABLED, Enabled, RolledOut …)",
+                        "name": "status",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "search key, name and description",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "only flags with this tag",
+                        "name": "tag",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "key (default), updated_at or evaluations",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "at most this many (1–200)",
+                        "name": "limit",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -313,6 +481,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -596,6 +770,12 @@ const docTemplate = `{
                         "required": true
                     },
                     {
+                        "type": "string",
+                        "description": "the version (ETag) last read; 412 when stale",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
                         "description": "changes",
                         "name": "body",
                         "in": "body",
@@ -636,6 +816,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
                     },
+                    "412": {
+                        "description": "Precondition Failed",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
                     "422": {
                         "description": "Unprocessable Entity",
                         "schema": {
@@ -671,6 +857,12 @@ const docTemplate = `{
                         "name": "key",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "the version (ETag) last read; 412 when stale",
+                        "name": "If-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -685,6 +877,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "412": {
+                        "description": "Precondition Failed",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -726,6 +924,12 @@ const docTemplate = `{
                         "required": true
                     },
                     {
+                        "type": "string",
+                        "description": "the version (ETag) last read; 412 when stale",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
                         "description": "changes",
                         "name": "body",
                         "in": "body",
@@ -762,6 +966,12 @@ const docTemplate = `{
                     },
                     "409": {
                         "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "412": {
+                        "description": "Precondition Failed",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -4139,6 +4349,88 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/insights": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "How often each variation (by id) was served in the environment, per hour, in [from, to) (default: the last 7 days; at most 90 days). Hours without evaluations are left out. Each node records its counts in batches (every 10 s), so the latest seconds may be missing.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "flags"
+                ],
+                "summary": "Evaluations of a flag per hour and variation",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "RFC 3339 time, inclusive (default: to minus 7 days)",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "RFC 3339 time, exclusive (default: now)",
+                        "name": "to",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.InsightsResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/pause": {
             "post": {
                 "security": [
@@ -5434,7 +5726,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "Events matching the filter are POSTed as JSON with X-Vane-Event, X-Vane-Delivery and X-Vane-Signature: sha256=\u003cHMAC-SHA256 of the body with the secret\u003e. Failures are retried with exponential backoff (8 times). Loopback, private and link-local addresses are refused unless VANE_WEBHOOK_ALLOW_PRIVATE=true.",
+                "description": "Events matching the filter are POSTed as JSON with X-Vane-Event, X-Vane-Delivery and X-Vane-Signature: t=\u003cunix seconds\u003e,v1=\u003chex HMAC-SHA256 of \"\u003ct\u003e.\u003cbody\u003e\" with the secret\u003e (refuse timestamps older than 5 minutes so a captured delivery cannot be replayed). Failures are retried with exponential backoff (8 times). The URL's host is resolved when it is saved: a name that does not resolve, or any address in a reserved range (loopback, private, shared 100.64/10, link-local, documentation, benchmarking 198.18/15, NAT64 64:ff9b::/96, multicast … — the IANA special-purpose registries) is a 422 naming the reason, and every delivery checks the address it dials against the same list. VANE_WEBHOOK_ALLOW_PRIVATE=true allows reserved addresses.",
                 "consumes": [
                     "application/json"
                 ],
@@ -5692,8 +5984,14 @@ const docTemplate = `{
                     },
                     {
                         "type": "integer",
-                        "description": "how many, newest first (1–200, default 50)",
+                        "description": "page size, newest first (1–200, default 50)",
                         "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
                         "in": "query"
                     }
                 ],
@@ -5701,14 +5999,80 @@ const docTemplate = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "type": "array",
-                            "items": {
-                                "$ref": "#/definitions/api.DeliveryResponse"
-                            }
+                            "$ref": "#/definitions/api.DeliveryList"
                         }
                     },
                     "404": {
                         "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "422": {
+                        "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Only a failed delivery (409 otherwise): it becomes pending and the worker sends it as a new job, with a fresh signature and the usual retries. attempts keeps counting across redeliveries; redeliveries counts them.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Send a failed delivery again",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "webhook id",
+                        "name": "webhook",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "delivery id",
+                        "name": "delivery",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "202": {
+                        "description": "Accepted",
+                        "schema": {
+                            "$ref": "#/definitions/api.DeliveryResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -5743,7 +6107,7 @@ const docTemplate = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/services.SDKConfig"
+                            "$ref": "#/definitions/vane.Configuration"
                         }
                     },
                     "304": {
@@ -5771,7 +6135,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "Batches (up to 1000 points) of evaluations, errors and successes per flag × variation, added to per-minute buckets that safety guards read. Timestamps default to now and may be up to an hour old. Server or client SDK key.",
+                "description": "Batches (up to 1000 points) of evaluations, errors and successes per flag × variation, added to per-minute buckets that safety guards read (and that can roll a rollout back). Timestamps default to now and may be up to an hour old. Server SDK key only (a client key is 403); at most 1200 batches a minute per key (429 with Retry-After). Each bucket records the reporting key, which a guard's rollback names.",
                 "consumes": [
                     "application/json"
                 ],
@@ -5812,8 +6176,20 @@ const docTemplate = `{
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
                     },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
                     "422": {
                         "description": "Unprocessable Entity",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    },
+                    "429": {
+                        "description": "Too Many Requests",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -5828,7 +6204,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "Server SDK key only. Sends event \"config\" with the full configuration on connect and after every change, and a comment line as heartbeat every 15 s.",
+                "description": "Server SDK key only. Sends event \"config\" with the full configuration (vane.Configuration) on connect, then on every change an event \"patch\" (vane.Patch: the changed flags and segments in full, the keys of deleted ones, version and previous_version; a client holding another version than previous_version reconnects for the whole configuration), and a comment line as heartbeat every 15 s. Each event's id is the configuration version.",
                 "produces": [
                     "text/event-stream"
                 ],
@@ -6191,7 +6567,8 @@ const docTemplate = `{
                     "type": "string"
                 },
                 "password": {
-                    "type": "string"
+                    "type": "string",
+                    "example": "correct horse battery staple"
                 },
                 "token": {
                     "type": "string",
@@ -6298,6 +6675,19 @@ const docTemplate = `{
                 "user_id": {
                     "type": "string",
                     "example": "42"
+                }
+            }
+        },
+        "api.ChangePasswordRequest": {
+            "type": "object",
+            "properties": {
+                "current_password": {
+                    "type": "string",
+                    "example": "correct horse battery staple"
+                },
+                "new_password": {
+                    "type": "string",
+                    "example": "a longer passphrase than before"
                 }
             }
         },
@@ -6420,6 +6810,20 @@ const docTemplate = `{
                 }
             }
         },
+        "api.DeliveryList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DeliveryResponse"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                }
+            }
+        },
         "api.DeliveryResponse": {
             "type": "object",
             "properties": {
@@ -6445,6 +6849,9 @@ const docTemplate = `{
                     "type": "integer"
                 },
                 "latency_ms": {
+                    "type": "integer"
+                },
+                "redeliveries": {
                     "type": "integer"
                 },
                 "status": {
@@ -6639,6 +7046,10 @@ const docTemplate = `{
                     "type": "object",
                     "additionalProperties": {}
                 },
+                "org_id": {
+                    "type": "string",
+                    "example": "47"
+                },
                 "user_id": {
                     "type": "string",
                     "example": "user-123"
@@ -6725,6 +7136,9 @@ const docTemplate = `{
                 "archived": {
                     "type": "boolean"
                 },
+                "client_visible": {
+                    "type": "boolean"
+                },
                 "description": {
                     "type": "string"
                 },
@@ -6760,6 +7174,10 @@ const docTemplate = `{
         "api.FlagRequest": {
             "type": "object",
             "properties": {
+                "client_visible": {
+                    "description": "ClientVisible says whether client-side SDK keys may evaluate the flag (default: the project's setting).",
+                    "type": "boolean"
+                },
                 "default_variation": {
                     "type": "string"
                 },
@@ -6818,6 +7236,10 @@ const docTemplate = `{
             "type": "object",
             "properties": {
                 "archived": {
+                    "type": "boolean"
+                },
+                "client_visible": {
+                    "description": "ClientVisible says whether client-side SDK keys (cli-…) may evaluate the flag.",
                     "type": "boolean"
                 },
                 "created_at": {
@@ -6979,6 +7401,36 @@ const docTemplate = `{
                 "status": {
                     "type": "string",
                     "example": "ok"
+                }
+            }
+        },
+        "api.InsightBucket": {
+            "type": "object",
+            "properties": {
+                "counts": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "integer",
+                        "format": "int64"
+                    }
+                },
+                "hour": {
+                    "type": "string",
+                    "example": "2026-11-22T05:00:00Z"
+                }
+            }
+        },
+        "api.InsightsResponse": {
+            "type": "object",
+            "properties": {
+                "buckets": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.InsightBucket"
+                    }
+                },
+                "last_evaluated_at": {
+                    "type": "string"
                 }
             }
         },
@@ -7422,6 +7874,9 @@ const docTemplate = `{
         "api.ProjectPatch": {
             "type": "object",
             "properties": {
+                "client_visible_default": {
+                    "type": "boolean"
+                },
                 "description": {
                     "type": "string"
                 },
@@ -7433,6 +7888,10 @@ const docTemplate = `{
         "api.ProjectRequest": {
             "type": "object",
             "properties": {
+                "client_visible_default": {
+                    "description": "ClientVisibleDefault is whether new flags may be evaluated with client-side SDK keys (default true).",
+                    "type": "boolean"
+                },
                 "description": {
                     "type": "string"
                 },
@@ -7455,6 +7914,10 @@ const docTemplate = `{
         "api.ProjectResponse": {
             "type": "object",
             "properties": {
+                "client_visible_default": {
+                    "description": "ClientVisibleDefault is whether new flags may be evaluated with client-side SDK keys.",
+                    "type": "boolean"
+                },
                 "created_at": {
                     "type": "string"
                 },
@@ -7696,10 +8159,21 @@ const docTemplate = `{
         "api.SimpleRequest": {
             "type": "object",
             "properties": {
+                "client_visible": {
+                    "type": "boolean"
+                },
+                "default_value": {
+                    "description": "DefaultValue is what everyone outside the rollout gets (false unless given: Default: OFF).",
+                    "type": "boolean"
+                },
                 "description": {
                     "type": "string"
                 },
                 "enabled": {
+                    "type": "boolean"
+                },
+                "is_active": {
+                    "description": "IsActive is enabled under another name: false is the kill switch, rules are kept.",
                     "type": "boolean"
                 },
                 "key": {
@@ -7788,6 +8262,7 @@ const docTemplate = `{
                     "$ref": "#/definitions/api.OrganizationResponse"
                 },
                 "refresh_token": {
+                    "description": "empty for the portal's cookie session",
                     "type": "string"
                 },
                 "token_type": {
@@ -8121,6 +8596,10 @@ const docTemplate = `{
         "engine.WeightedVariation": {
             "type": "object",
             "properties": {
+                "percentage": {
+                    "description": "Percentage is the share the weight gives (0–100), filled in by Normalize for readers; it is\nnever read back as input.",
+                    "type": "number"
+                },
                 "variation": {
                     "type": "string"
                 },
@@ -8140,34 +8619,17 @@ const docTemplate = `{
                 }
             }
         },
-        "services.SDKConfig": {
-            "type": "object",
-            "properties": {
-                "environment": {
-                    "type": "string"
-                },
-                "flags": {
-                    "type": "array",
-                    "items": {
-                        "$ref": "#/definitions/engine.Flag"
-                    }
-                },
-                "segments": {
-                    "type": "array",
-                    "items": {
-                        "$ref": "#/definitions/engine.Segment"
-                    }
-                },
-                "version": {
-                    "type": "integer"
-                }
-            }
-        },
         "services.SimpleFlag": {
             "type": "object",
             "properties": {
+                "client_visible": {
+                    "type": "boolean"
+                },
                 "created_at": {
                     "type": "string"
+                },
+                "default_value": {
+                    "type": "object"
                 },
                 "description": {
                     "type": "string"
@@ -8180,6 +8642,10 @@ const docTemplate = `{
                 },
                 "id": {
                     "type": "string"
+                },
+                "is_active": {
+                    "description": "the same as enabled, under another name",
+                    "type": "boolean"
                 },
                 "key": {
                     "type": "string"
@@ -8241,6 +8707,32 @@ const docTemplate = `{
                     "items": {
                         "type": "object"
                     }
+                }
+            }
+        },
+        "vane.Configuration": {
+            "type": "object",
+            "properties": {
+                "environment": {
+                    "type": "string"
+                },
+                "flags": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Flag"
+                    }
+                },
+                "schema_version": {
+                    "type": "integer"
+                },
+                "segments": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/engine.Segment"
+                    }
+                },
+                "version": {
+                    "type": "integer"
                 }
             }
         }

@@ -73,7 +73,7 @@ func Mux(svc *services.Services, log *slog.Logger, client *asynq.Client) *asynq.
 			switch {
 			case err != nil:
 				log.Warn("task failed", append(attrs, "err", err)...)
-			case t.Type() == TypeDispatchWebhooks: // every 2 s: only worth a line when debugging
+			case t.Type() == TypeDispatchWebhooks || t.Type() == TypeDispatchRolloutOutbox: // every 2 s: only worth a line when debugging
 				log.Debug("task done", attrs...)
 			default:
 				log.Info("task done", attrs...)
@@ -85,6 +85,7 @@ func Mux(svc *services.Services, log *slog.Logger, client *asynq.Client) *asynq.
 	mux.HandleFunc(TypeExpireSDKKeys, h.expireSDKKeys)
 	mux.HandleFunc(TypeApplyStage, h.applyStage)
 	mux.HandleFunc(TypeReconcileRollouts, h.reconcileRollouts)
+	mux.HandleFunc(TypeDispatchRolloutOutbox, h.dispatchRolloutOutbox)
 	mux.HandleFunc(TypeCheckGuards, h.checkGuards)
 	mux.HandleFunc(TypePruneMetrics, h.pruneMetrics)
 	mux.HandleFunc(TypeDeliverWebhook, h.deliverWebhook)
@@ -92,15 +93,22 @@ func Mux(svc *services.Services, log *slog.Logger, client *asynq.Client) *asynq.
 	return mux
 }
 
-// Periodic is the schedule of recurring tasks (cron spec → task).
-func Periodic() map[string]func() *asynq.Task {
-	return map[string]func() *asynq.Task{
-		"@every 1h":  NewPruneRefreshTokensTask,
-		"@every 10m": NewExpireSDKKeysTask,
-		"@every 1m":  NewReconcileRolloutsTask,
-		"@every 30s": NewCheckGuardsTask,
-		"@every 6h":  NewPruneMetricsTask,
-		"@every 2s":  NewDispatchWebhooksTask,
+// PeriodicTask is a recurring task: a cron spec and the task it queues.
+type PeriodicTask struct {
+	Spec string
+	New  func() *asynq.Task
+}
+
+// Periodic is the schedule of recurring tasks.
+func Periodic() []PeriodicTask {
+	return []PeriodicTask{
+		{"@every 1h", NewPruneRefreshTokensTask},
+		{"@every 10m", NewExpireSDKKeysTask},
+		{"@every 1m", NewReconcileRolloutsTask},
+		{"@every 30s", NewCheckGuardsTask},
+		{"@every 6h", NewPruneMetricsTask},
+		{"@every 2s", NewDispatchWebhooksTask},
+		{"@every 2s", NewDispatchRolloutOutboxTask},
 	}
 }
 
@@ -131,9 +139,10 @@ func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, co
 		},
 	})
 	sch := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: slogAdapter{log.With("component", "scheduler")}, LogLevel: asynq.WarnLevel})
-	for spec, mk := range Periodic() {
-		if _, err := sch.Register(spec, mk(), asynq.Unique(time.Minute)); err != nil {
-			return nil, fmt.Errorf("schedule %s: %w", spec, err)
+	for _, p := range Periodic() {
+		task := p.New()
+		if _, err := sch.Register(p.Spec, task, asynq.Unique(time.Minute)); err != nil {
+			return nil, fmt.Errorf("schedule %s every %s: %w", task.Type(), p.Spec, err)
 		}
 	}
 	client := asynq.NewClient(r)

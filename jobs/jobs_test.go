@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -82,13 +83,20 @@ func TestHousekeepingTasksRunOnAsynq(t *testing.T) {
 }
 
 func TestPeriodicSchedule(t *testing.T) {
-	p := jobs.Periodic()
-	if len(p) != 6 {
-		t.Fatalf("periodic tasks = %d, want 6", len(p))
-	}
-	for spec, mk := range p {
-		if task := mk(); task.Type() == "" || spec == "" {
-			t.Errorf("bad periodic task %q", spec)
+	got := map[string]string{}
+	for _, p := range jobs.Periodic() {
+		task := p.New()
+		if _, dup := got[task.Type()]; dup {
+			t.Errorf("%s is scheduled twice", task.Type())
 		}
+		got[task.Type()] = p.Spec
+	}
+	want := map[string]string{
+		jobs.TypePruneRefreshTokens: "@every 1h", jobs.TypeExpireSDKKeys: "@every 10m", jobs.TypeReconcileRollouts: "@every 1m",
+		jobs.TypeCheckGuards: "@every 30s", jobs.TypePruneMetrics: "@every 6h", jobs.TypeDispatchWebhooks: "@every 2s",
+		jobs.TypeDispatchRolloutOutbox: "@every 2s",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Periodic() = %v, want %v", got, want)
 	}
 }

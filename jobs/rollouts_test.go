@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,10 +12,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/jobs"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 	"github.com/vanehq/vane/services"
 )
 
@@ -28,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	env := testenv.New(t)
 	ctx := context.Background()
-	u, err := env.Svc.Auth.CreateUser(ctx, "ro@example.test", nil, "", "rollouts")
+	u, err := env.Svc.Auth.CreateUser(ctx, "ro@example.test", nil, "", "rollouts-password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func (f *fixture) count(t *testing.T, table, where string, args ...any) int64 {
 
 // enabled evaluates the flag in production for n users and returns who is in.
 func (f *fixture) enabled(t *testing.T, envID string, n int) map[int]bool {
-	snap, err := f.env.Svc.Snapshots.Get(context.Background(), envID)
+	snap, err := f.env.Plane.Get(context.Background(), envID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestEachStageAppliesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same stage queued again is refused by its unique id; applied twice directly, it counts once.
-	task, _ := jobs.NewApplyStageTask(p.ID, 0)
+	task, _ := jobs.NewApplyStageTask(p.ID, 0, *p.Stages[0].DueAt)
 	client := asynq.NewClient(asynq.RedisClientOpt{Addr: ro.Addr, DB: ro.DB, Password: ro.Password})
 	t.Cleanup(func() { _ = client.Close() })
 	if _, err := client.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
@@ -348,7 +349,7 @@ func TestGuardCheckTaskRollsBack(t *testing.T) {
 		services.GuardInput{Metric: services.MetricErrorRate, Threshold: 0.1, MinSample: 50, Action: services.ActionKillSwitch}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.env.Svc.Metrics.Ingest(ctx, p.EnvironmentID, []services.MetricPoint{{FlagKey: "checkout", Variation: "true", Errors: 30, Successes: 70}}); err != nil {
+	if _, err := f.env.Svc.Metrics.Ingest(ctx, serverKey(t, f.env, p.EnvironmentID), []services.MetricPoint{{FlagKey: "checkout", Variation: "true", Errors: 30, Successes: 70}}); err != nil {
 		t.Fatal(err)
 	}
 	startWorker(t, f.env, f.env.Svc)
@@ -402,5 +403,151 @@ func TestUndecodablePayloadIsNotRetried(t *testing.T) {
 			t.Fatalf("task not archived: %+v %v", got, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// appliedTimes returns when each stage of the plan applied (zero: not yet).
+func appliedTimes(p *services.Plan) []time.Time {
+	out := make([]time.Time, len(p.Stages))
+	for i, s := range p.Stages {
+		if s.AppliedAt != nil {
+			out[i] = *s.AppliedAt
+		}
+	}
+	return out
+}
+
+// TestOverdueStagesKeepTheirSpacing: a 5% / 30% after 2s / 60% after 4s plan whose stages all fell
+// due while no worker ran (an outage) applies 5% as soon as a worker is back, 30% only 2 s after
+// that, and 60% 2 s after 30% — never two stages at the same instant.
+func TestOverdueStagesKeepTheirSpacing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.useQueue(t)
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 5}, {Percentage: 30, After: dur(2 * time.Second)}, {Percentage: 60, After: dur(4 * time.Second)}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.syncClock()
+	f.env.Clock.Advance(-10 * time.Second) // the plan started 10 s ago: every stage is overdue, its task waiting in the queue
+	if _, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	f.syncClock()
+	back := f.env.Clock.Now()
+	startWorker(t, f.env, f.env.Svc)
+	deadline := time.Now().Add(20 * time.Second)
+	p := f.plan(t)
+	for ; p.State != models.PlanCompleted; p = f.plan(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("plan %s after 20s: applied at %v", p.State, appliedTimes(p))
+		}
+		f.syncClock() // the services' clock follows the real one, which the queue runs by
+		time.Sleep(20 * time.Millisecond)
+	}
+	at := appliedTimes(p)
+	t.Logf("back at %v; stages applied %v, %v, %v after", back.Format("15:04:05.000"), at[0].Sub(back), at[1].Sub(back), at[2].Sub(back))
+	if d := at[0].Sub(back); d > 5*time.Second {
+		t.Errorf("5%% applied %v after the worker came back, want at once", d)
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 1900*time.Millisecond {
+			t.Errorf("stage %d applied %v after stage %d, want at least its planned 2s", i, gap, i-1)
+		}
+	}
+	if n := f.count(t, "audit_events", "action = ?", "feature_flag.rollout_stage_applied"); n != 3 {
+		t.Errorf("%d stage applications, want 3", n)
+	}
+}
+
+// TestReconcileAppliesOneStageAtATime: the safety net, finding every stage of a plan overdue (the
+// queue lost its tasks), applies the next one only and moves the others to keep their gaps; their
+// tasks are queued again for the new times.
+func TestReconcileAppliesOneStageAtATime(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	q, _ := f.useQueue(t)
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 5}, {Percentage: 30, After: dur(2 * time.Second)}, {Percentage: 60, After: dur(4 * time.Second)}}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env.Clock.Advance(10 * time.Second) // no worker ran meanwhile
+	for i, step := range []struct {
+		advance time.Duration
+		applied int   // stages Reconcile applies
+		done    []int // stages applied after it
+	}{
+		{0, 1, []int{0}},
+		{0, 0, []int{0}},
+		{1900 * time.Millisecond, 0, []int{0}},
+		{200 * time.Millisecond, 1, []int{0, 1}},
+		{1900 * time.Millisecond, 0, []int{0, 1}},
+		{200 * time.Millisecond, 1, []int{0, 1, 2}},
+	} {
+		f.env.Clock.Advance(step.advance)
+		n, err := f.env.Svc.Rollouts.Reconcile(ctx, 0)
+		if err != nil || n != step.applied {
+			t.Fatalf("step %d: Reconcile = %d, %v; want %d", i, n, err, step.applied)
+		}
+		cur := f.plan(t)
+		var done []int
+		for _, s := range cur.Stages {
+			if s.AppliedAt != nil {
+				done = append(done, s.Position)
+			}
+		}
+		if !slices.Equal(done, step.done) {
+			t.Fatalf("step %d: applied stages %v, want %v", i, done, step.done)
+		}
+		// The next stage is due 2 s after this one applied, and queued for then.
+		if last := step.done[len(step.done)-1]; step.applied == 1 && last+1 < len(cur.Stages) {
+			next := cur.Stages[last+1]
+			if want := cur.Stages[last].AppliedAt.Add(2 * time.Second); !next.DueAt.Equal(want) {
+				t.Errorf("step %d: stage %d due %v, want %v", i, next.Position, next.DueAt, want)
+			}
+			info, err := q.Inspector().GetTaskInfo(jobs.QueueDefault, jobs.StageTaskID(p.ID, next.Position))
+			if err != nil || info.NextProcessAt.Before(*next.DueAt) {
+				t.Errorf("step %d: stage %d's task = %+v, %v; want it queued for %v", i, next.Position, info, err, next.DueAt)
+			}
+		}
+	}
+	if cur := f.plan(t); cur.State != models.PlanCompleted {
+		t.Errorf("plan %s after its last stage", cur.State)
+	}
+}
+
+// TestResumeKeepsTheGapsOfOverdueStages: a plan paused long enough for its three at stages (1 s
+// apart) to pass resumes with the first at once and the others still 1 s apart, not all at once.
+func TestResumeKeepsTheGapsOfOverdueStages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.useQueue(t)
+	now := f.env.Clock.Now().Truncate(time.Second)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
+		Stages: []services.StageInput{{Percentage: 5, At: at(time.Minute)}, {Percentage: 30, At: at(time.Minute + time.Second)},
+			{Percentage: 60, At: at(time.Minute + 2*time.Second)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Svc.Rollouts.Start(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Svc.Rollouts.Pause(ctx, f.sc, "default", "checkout", "production"); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Clock.Advance(time.Hour)
+	p, err := f.env.Svc.Rollouts.Resume(ctx, f.sc, "default", "checkout", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := f.env.Clock.Now().Truncate(time.Microsecond) // what the database keeps
+	for i, want := range []time.Time{resumed, resumed.Add(time.Second), resumed.Add(2 * time.Second)} {
+		if got := p.Stages[i].DueAt; got == nil || !got.Equal(want) {
+			t.Errorf("stage %d due %v after the resume, want %v", i, got, want)
+		}
 	}
 }

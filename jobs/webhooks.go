@@ -24,14 +24,24 @@ type DeliverWebhookPayload struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
-// NewDeliverWebhookTask sends one delivery; its id is the delivery's, so it is queued once.
-func NewDeliverWebhookTask(deliveryID string) (*asynq.Task, error) {
+// NewDeliverWebhookTask sends one delivery; its id is the delivery's (and, once it was redelivered
+// by hand, the redelivery's number), so each sending is queued once. A failed delivery's own task
+// stays archived under the old id; its redelivery is a new task.
+func NewDeliverWebhookTask(deliveryID string, redeliveries int) (*asynq.Task, error) {
 	b, err := json.Marshal(DeliverWebhookPayload{DeliveryID: deliveryID})
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeDeliverWebhook, b, asynq.Queue(QueueDefault), asynq.TaskID("webhook:"+deliveryID),
+	return asynq.NewTask(TypeDeliverWebhook, b, asynq.Queue(QueueDefault), asynq.TaskID(DeliverWebhookTaskID(deliveryID, redeliveries)),
 		asynq.MaxRetry(webhookMaxRetry), asynq.Timeout(webhookDeliverTimeout)), nil
+}
+
+// DeliverWebhookTaskID is the task id of a delivery's first sending or of one of its redeliveries.
+func DeliverWebhookTaskID(deliveryID string, redeliveries int) string {
+	if redeliveries == 0 {
+		return "webhook:" + deliveryID
+	}
+	return fmt.Sprintf("webhook:%s:redelivery-%d", deliveryID, redeliveries)
 }
 
 // NewDispatchWebhooksTask queues the pending deliveries (every 2 s).
@@ -63,8 +73,8 @@ func (h *handlers) deliverWebhook(ctx context.Context, t *asynq.Task) error {
 }
 
 func (h *handlers) dispatchWebhooks(ctx context.Context, _ *asynq.Task) error {
-	_, err := h.svc.Webhooks.Dispatch(ctx, func(id string) error {
-		task, err := NewDeliverWebhookTask(id)
+	_, err := h.svc.Webhooks.Dispatch(ctx, func(id string, redeliveries int) error {
+		task, err := NewDeliverWebhookTask(id, redeliveries)
 		if err != nil {
 			return err
 		}
@@ -73,5 +83,10 @@ func (h *handlers) dispatchWebhooks(ctx context.Context, _ *asynq.Task) error {
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		// Not a task failure: the task runs every 2 s anyway, and a failed periodic task keeps its
+		// uniqueness lock while archived, which would hold the next runs back for a minute.
+		h.log.Warn("webhook dispatch: deliveries stay pending until the next run", "err", err)
+	}
+	return nil
 }

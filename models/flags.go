@@ -6,7 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/vanehq/vane/internal/engine"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // Flag is a feature flag of a project: its key, type and variations are shared by all environments.
@@ -24,9 +24,11 @@ type Flag struct {
 	Temporary   bool
 	Archived    bool
 	Experiment  string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64
+	// ClientVisible is whether client-side SDK keys (cli-…, public) may evaluate the flag.
+	ClientVisible bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
 }
 
 // FlagConfig is a flag's configuration in one environment: status, targeting, what to serve.

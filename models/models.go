@@ -98,9 +98,11 @@ type Project struct {
 	Key         string
 	Name        string
 	Description string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64
+	// ClientVisibleDefault is whether new flags may be evaluated with client-side SDK keys.
+	ClientVisibleDefault bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+	Version              int64
 }
 
 // Environment is one deployment target of a project (development, staging, production …).

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -69,6 +70,36 @@ func LockOrg(tx *gorm.DB, orgID string) error {
 	}
 	var o Organization
 	return Translate(tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", orgID).Take(&o).Error, "organization")
+}
+
+// LockProject serialises the writes to one project's configuration (flags, their configurations,
+// segments, rollout plans). Every such transaction takes it before reading what it will change, so
+// the rows it locks afterwards (plan, configuration, environments) are always taken in one order
+// and no check it makes can be invalidated by a concurrent writer (a segment deleted while a rule
+// that uses it is saved). Postgres takes a FOR NO KEY UPDATE row lock, which still lets other
+// transactions insert rows that refer to the project; SQLite write transactions are exclusive already.
+func LockProject(tx *gorm.DB, orgID, projectID string) error {
+	if tx.Name() != "postgres" {
+		return nil
+	}
+	var ids []string
+	err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Model(&Project{}).
+		Where("org_id = ? AND id = ?", orgID, projectID).Pluck("id", &ids).Error
+	if err == nil && len(ids) == 0 {
+		return errs.NotFoundf("project not found")
+	}
+	return Translate(err, "project")
+}
+
+// Retryable reports whether err ended a transaction that can simply run again: Postgres broke a
+// deadlock (40P01) or refused a serialization conflict (40001).
+func Retryable(err error) bool {
+	var pg interface{ SQLState() string }
+	if !errors.As(err, &pg) {
+		return false
+	}
+	code := pg.SQLState()
+	return code == "40P01" || code == "40001"
 }
 
 // ---- organisations
@@ -177,27 +208,65 @@ func RefreshTokenByHash(db *gorm.DB, hash string) (*RefreshToken, error) {
 	return first[RefreshToken](db, "refresh token", "token_hash = ?", hash)
 }
 
-// RotateRefreshToken marks a token used and replaced; false when someone used it first.
-func RotateRefreshToken(db *gorm.DB, id, replacedBy string, now time.Time) (bool, error) {
+// RefreshTokenByID finds a refresh token by id.
+func RefreshTokenByID(db *gorm.DB, id string) (*RefreshToken, error) {
+	return first[RefreshToken](db, "refresh token", "id = ?", id)
+}
+
+// RotateRefreshToken marks a token used and replaced by replacedBy, keeping the replacement's
+// secret sealed on it (successor_secret) for the short grace in which the same token may come
+// again; false when someone used it first.
+func RotateRefreshToken(db *gorm.DB, id, replacedBy, sealedSuccessor string, now time.Time) (bool, error) {
 	res := db.Model(&RefreshToken{}).Where("id = ? AND revoked_at IS NULL", id).
-		Updates(map[string]any{"revoked_at": now, "replaced_by": replacedBy})
+		Updates(map[string]any{"revoked_at": now, "replaced_by": replacedBy, "successor_secret": sealedSuccessor})
 	return res.RowsAffected == 1, Translate(res.Error, "refresh token")
 }
 
-// RevokeRefreshFamily revokes every live token of a family.
+// RefreshSuccessorSecret returns the sealed successor secret kept on a rotated token ("" when
+// there is none or it was cleared).
+func RefreshSuccessorSecret(db *gorm.DB, id string) (string, error) {
+	var row struct{ SuccessorSecret *string }
+	if err := db.Table("refresh_tokens").Select("successor_secret").Where("id = ?", id).Take(&row).Error; err != nil {
+		return "", Translate(err, "refresh token")
+	}
+	if row.SuccessorSecret == nil {
+		return "", nil
+	}
+	return *row.SuccessorSecret, nil
+}
+
+// ClearRefreshSuccessors forgets the sealed successor secrets of a family's tokens, except keep's.
+func ClearRefreshSuccessors(db *gorm.DB, familyID, keep string) error {
+	return Translate(db.Model(&RefreshToken{}).Where("family_id = ? AND id <> ? AND successor_secret IS NOT NULL", familyID, keep).
+		Update("successor_secret", nil).Error, "refresh tokens")
+}
+
+// RevokeRefreshFamily revokes every live token of a family and forgets its successor secrets.
 func RevokeRefreshFamily(db *gorm.DB, familyID string, now time.Time) error {
-	return Translate(db.Model(&RefreshToken{}).Where("family_id = ? AND revoked_at IS NULL", familyID).
-		Update("revoked_at", now).Error, "refresh tokens")
+	if err := db.Model(&RefreshToken{}).Where("family_id = ? AND revoked_at IS NULL", familyID).
+		Update("revoked_at", now).Error; err != nil {
+		return Translate(err, "refresh tokens")
+	}
+	return ClearRefreshSuccessors(db, familyID, "")
 }
 
-// RevokeUserRefreshTokens revokes every live refresh token of a user.
+// RevokeUserRefreshTokens revokes every live refresh token of a user and forgets their successor secrets.
 func RevokeUserRefreshTokens(db *gorm.DB, userID string, now time.Time) error {
-	return Translate(db.Model(&RefreshToken{}).Where("user_id = ? AND revoked_at IS NULL", userID).
-		Update("revoked_at", now).Error, "refresh tokens")
+	if err := db.Model(&RefreshToken{}).Where("user_id = ? AND revoked_at IS NULL", userID).
+		Update("revoked_at", now).Error; err != nil {
+		return Translate(err, "refresh tokens")
+	}
+	return Translate(db.Model(&RefreshToken{}).Where("user_id = ? AND successor_secret IS NOT NULL", userID).
+		Update("successor_secret", nil).Error, "refresh tokens")
 }
 
-// PruneRefreshTokens deletes tokens that expired before cutoff; they can never be used again.
+// PruneRefreshTokens deletes tokens that expired before cutoff (they can never be used again) and
+// forgets successor secrets of tokens rotated before cutoff (their grace is long over).
 func PruneRefreshTokens(db *gorm.DB, cutoff time.Time) (int64, error) {
+	if err := db.Model(&RefreshToken{}).Where("successor_secret IS NOT NULL AND revoked_at < ?", cutoff).
+		Update("successor_secret", nil).Error; err != nil {
+		return 0, Translate(err, "refresh tokens")
+	}
 	res := db.Where("expires_at < ?", cutoff).Delete(&RefreshToken{})
 	return res.RowsAffected, Translate(res.Error, "refresh tokens")
 }
@@ -257,9 +326,10 @@ func SDKKeyByKey(db *gorm.DB, key string) (*SDKKey, error) {
 	return first[SDKKey](db, "sdk key", "key = ?", key)
 }
 
-// ExpireCurrentSDKKey sets the expiry of an environment's current key of a kind.
-func ExpireCurrentSDKKey(db *gorm.DB, envID, kind string, at time.Time) error {
-	return Translate(db.Model(&SDKKey{}).Where("environment_id = ? AND kind = ? AND expires_at IS NULL", envID, kind).
+// ExpireSDKKeys ends an environment's keys of a kind at the latest at `at`: the current key and every
+// older key still in its grace period (so rotating again with no grace ends them all at once).
+func ExpireSDKKeys(db *gorm.DB, envID, kind string, at time.Time) error {
+	return Translate(db.Model(&SDKKey{}).Where("environment_id = ? AND kind = ? AND (expires_at IS NULL OR expires_at > ?)", envID, kind, at).
 		Update("expires_at", at).Error, "sdk key")
 }
 

@@ -5,6 +5,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/vanehq/vane/internal/errs"
 )
 
 // Rollout plan states.
@@ -72,12 +74,16 @@ type SafetyGuard struct {
 	Version         int64
 }
 
-// MetricBucket is one minute of one flag variation's outcomes in an environment.
+// MetricBucket is one minute of one flag variation's outcomes in an environment, as one SDK key
+// reported them. SDKKeyMasked is the key's masked form ("srv-…wxyz"), never the secret, kept so a
+// rollback can name the reporter after the key itself was rotated away.
 type MetricBucket struct {
 	EnvironmentID string    `gorm:"primaryKey"`
 	FlagKey       string    `gorm:"primaryKey"`
 	Variation     string    `gorm:"primaryKey"`
 	Minute        time.Time `gorm:"primaryKey"`
+	SDKKeyID      string    `gorm:"primaryKey;column:sdk_key_id"`
+	SDKKeyMasked  string    `gorm:"column:sdk_key_masked"`
 	Evaluations   int64
 	Errors        int64
 	Successes     int64
@@ -117,7 +123,7 @@ func AddMetrics(db *gorm.DB, rows []MetricBucket) error {
 		return nil
 	}
 	err := db.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "environment_id"}, {Name: "flag_key"}, {Name: "variation"}, {Name: "minute"}},
+		Columns: []clause.Column{{Name: "environment_id"}, {Name: "flag_key"}, {Name: "variation"}, {Name: "minute"}, {Name: "sdk_key_id"}},
 		DoUpdates: clause.Assignments(map[string]any{
 			"evaluations": gorm.Expr("metric_buckets.evaluations + excluded.evaluations"),
 			"errors":      gorm.Expr("metric_buckets.errors + excluded.errors"),
@@ -127,23 +133,6 @@ func AddMetrics(db *gorm.DB, rows []MetricBucket) error {
 	return Translate(err, "metrics")
 }
 
-// MetricTotals sums outcomes per environment, flag and variation since a time.
-type MetricTotals struct {
-	EnvironmentID string
-	FlagKey       string
-	Variation     string
-	Errors        int64
-	Successes     int64
-}
-
-// SumMetrics totals buckets at or after since for the given environments.
-func SumMetrics(db *gorm.DB, envIDs []string, since time.Time) ([]MetricTotals, error) {
-	var out []MetricTotals
-	err := db.Model(&MetricBucket{}).Select("environment_id, flag_key, variation, SUM(errors) AS errors, SUM(successes) AS successes").
-		Where("environment_id IN ? AND minute >= ?", envIDs, since).Group("environment_id, flag_key, variation").Scan(&out).Error
-	return out, Translate(err, "metrics")
-}
-
 // PruneMetrics deletes buckets older than cutoff.
 func PruneMetrics(db *gorm.DB, cutoff time.Time) (int64, error) {
 	res := db.Where("minute < ?", cutoff).Delete(&MetricBucket{})
@@ -151,11 +140,21 @@ func PruneMetrics(db *gorm.DB, cutoff time.Time) (int64, error) {
 }
 
 // LockConfigForWrite takes, in a write transaction, the locks a change to a flag configuration
-// needs, always in the same order — the configuration's rollout plan, then the configuration —
-// and returns the configuration as it is now. Postgres takes row locks; SQLite write transactions
-// are exclusive already.
+// needs, always in the same order — the project (LockProject), the configuration's rollout plan,
+// then the configuration — and returns the configuration as it is now. Postgres takes row locks;
+// SQLite write transactions are exclusive already.
 func LockConfigForWrite(tx *gorm.DB, orgID, configID string) (*FlagConfig, error) {
 	if tx.Name() == "postgres" {
+		var projects []string
+		if err := tx.Model(&FlagConfig{}).Where("org_id = ? AND id = ?", orgID, configID).Pluck("project_id", &projects).Error; err != nil {
+			return nil, Translate(err, "flag configuration")
+		}
+		if len(projects) == 0 {
+			return nil, errs.NotFoundf("flag configuration not found")
+		}
+		if err := LockProject(tx, orgID, projects[0]); err != nil {
+			return nil, err
+		}
 		var ids []string
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Model(&RolloutPlan{}).
 			Where("config_id = ?", configID).Pluck("id", &ids).Error; err != nil {
@@ -164,11 +163,47 @@ func LockConfigForWrite(tx *gorm.DB, orgID, configID string) (*FlagConfig, error
 	}
 	q := tx
 	if tx.Name() == "postgres" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		q = q.Clauses(clause.Locking{Strength: "NO KEY UPDATE"})
 	}
 	var c FlagConfig
 	if err := q.Where("org_id = ? AND id = ?", orgID, configID).Take(&c).Error; err != nil {
 		return nil, Translate(err, "flag configuration")
 	}
 	return &c, nil
+}
+
+// LockPlanForWrite takes the locks a change to a rollout plan needs — its project, then the plan —
+// and returns the plan with its stages as it is now.
+func LockPlanForWrite(tx *gorm.DB, id string) (*RolloutPlan, error) {
+	var head RolloutPlan
+	if err := tx.Select("org_id", "project_id").Where("id = ?", id).Take(&head).Error; err != nil {
+		return nil, Translate(err, "rollout plan")
+	}
+	if err := LockProject(tx, head.OrgID, head.ProjectID); err != nil {
+		return nil, err
+	}
+	return PlanByID(tx, id, true)
+}
+
+// SetStageDue moves a stage's due time.
+func SetStageDue(tx *gorm.DB, stageID string, due *time.Time) error {
+	return Translate(tx.Model(&RolloutStage{}).Where("id = ?", stageID).Update("due_at", due).Error, "rollout stage")
+}
+
+// OverdueStage is the next stage of a running plan, due before a time.
+type OverdueStage struct {
+	PlanID   string
+	Position int
+}
+
+// OverdueStages lists, for every running plan whose next stage was due before cutoff, that stage.
+// (A plan's due times never decrease from one stage to the next, so the first overdue unapplied
+// stage is its next one.)
+func OverdueStages(db *gorm.DB, cutoff time.Time) ([]OverdueStage, error) {
+	var out []OverdueStage
+	err := db.Table("rollout_stages").Select("rollout_stages.plan_id, MIN(rollout_stages.position) AS position").
+		Joins("JOIN rollout_plans ON rollout_plans.id = rollout_stages.plan_id").
+		Where("rollout_plans.state = ? AND rollout_stages.applied_at IS NULL AND rollout_stages.due_at < ?", PlanRunning, cutoff).
+		Group("rollout_stages.plan_id").Order("rollout_stages.plan_id").Scan(&out).Error
+	return out, Translate(err, "rollout stages")
 }

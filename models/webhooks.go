@@ -1,6 +1,10 @@
 package models
 
-import "time"
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Delivery statuses.
 const (
@@ -35,7 +39,15 @@ type WebhookDelivery struct {
 	LastError      string
 	LatencyMS      int `gorm:"column:latency_ms"`
 	Queued         bool
+	Redeliveries   int // how many times it was sent again by hand after it failed
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	DeliveredAt    *time.Time
+}
+
+// ListDeliveries lists a webhook's deliveries, newest first.
+func ListDeliveries(db *gorm.DB, orgID, webhookID string, p Page) ([]WebhookDelivery, error) {
+	var rows []WebhookDelivery
+	err := p.apply(db.Where("org_id = ? AND webhook_id = ?", orgID, webhookID), "id", true).Find(&rows).Error
+	return rows, Translate(err, "webhook deliveries")
 }

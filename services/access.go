@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/internal/keys"
@@ -38,18 +39,75 @@ func (a *Auth) Authenticate(ctx context.Context, cred string) (*Principal, error
 	}
 }
 
+// API keys refused per client IP (429 with Retry-After beyond), so guessing from one address is
+// bounded whatever the caches hold.
+const (
+	apiKeyFailuresPerIP  = 60
+	apiKeyFailuresWindow = time.Minute
+)
+
+// AuthenticateFrom is Authenticate for a request from ip: a client whose API keys were refused
+// apiKeyFailuresPerIP times in apiKeyFailuresWindow is refused (429) before its key is checked.
+func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principal, error) {
+	if ip == "" || !strings.HasPrefix(cred, APIKeyPrefix) {
+		return a.Authenticate(ctx, cred)
+	}
+	key := a.s.cfg.RedisPrefix + "rate:api-key-401:ip:" + clientKey(ip)
+	c, err := a.s.peekCounts(ctx, apiKeyFailuresWindow, key)
+	if err != nil {
+		return nil, err
+	}
+	if c[0].n >= apiKeyFailuresPerIP {
+		return nil, tooMany("too many invalid API keys from this address; try again later", c[0].ttl, apiKeyFailuresWindow)
+	}
+	p, err := a.Authenticate(ctx, cred)
+	if errs.KindOf(err) == errs.Unauthorized {
+		if _, cerr := a.s.countUp(ctx, apiKeyFailuresWindow, key); cerr != nil {
+			return nil, cerr
+		}
+	}
+	return p, err
+}
+
+// apiKeySecretLength is the length of every API key secret Vane issues (keys.Secret).
+const apiKeySecretLength = len(APIKeyPrefix) + 32
+
+// wellFormedAPIKey reports whether a credential could be an API key Vane issued: a malformed one
+// is refused before any cache or database is asked.
+func wellFormedAPIKey(secret string) bool {
+	if len(secret) != apiKeySecretLength || !strings.HasPrefix(secret, APIKeyPrefix) {
+		return false
+	}
+	for _, c := range secret[len(APIKeyPrefix):] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *Auth) apiKeyPrincipal(ctx context.Context, secret string) (*Principal, error) {
+	if !wellFormedAPIKey(secret) {
+		return nil, errs.Unauthorizedf("the API key is not valid")
+	}
 	hash := keys.Hash(secret)
+	if a.s.cache.neg.has(hash) {
+		return nil, errs.Unauthorizedf("the API key is not valid")
+	}
 	var k *models.APIKey
-	if v, ok := a.s.cache.get(apiKeyKey(hash)); ok {
+	if v, ok := a.s.cache.getCredential(apiKeyKey(hash)); ok {
 		k, _ = v.(*models.APIKey)
 	} else {
 		found, err := models.APIKeyByHash(a.s.db.WithContext(ctx), hash)
-		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			a.s.cache.neg.add(hash) // unknown: remembered, so guessing costs no query
+		case err != nil:
 			return nil, err
+		default:
+			k = found
+			a.s.cache.put(apiKeyKey(hash), k)
 		}
-		k = found // nil when unknown: cached too, so guessing costs no query
-		a.s.cache.put(apiKeyKey(hash), k)
 	}
 	if k == nil || k.RevokedAt != nil {
 		return nil, errs.Unauthorizedf("the API key is not valid")
@@ -90,7 +148,7 @@ func (a *Auth) ResolveOrg(ctx context.Context, ref string) (*models.Organization
 
 // RoleIn returns a user's role in an organisation, "" when they are not a member.
 func (a *Auth) RoleIn(ctx context.Context, orgID, userID string) (string, error) {
-	if v, ok := a.s.cache.get(roleKey(orgID, userID)); ok {
+	if v, ok := a.s.cache.getCredential(roleKey(orgID, userID)); ok {
 		return v.(string), nil
 	}
 	m, err := models.MembershipOf(a.s.db.WithContext(ctx), orgID, userID)

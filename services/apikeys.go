@@ -113,6 +113,7 @@ func (a *APIKeys) Create(ctx context.Context, sc Scope, in APIKeyInput) (*models
 	if err != nil {
 		return nil, "", err
 	}
+	a.s.cache.Invalidate(ctx, apiKeyKey(k.SecretHash)) // no node may still remember it as unknown
 	return k, secret, nil
 }
 
@@ -160,7 +161,7 @@ func (a *APIKeys) Revoke(ctx context.Context, sc Scope, id string) (*models.APIK
 	if err != nil {
 		return nil, err
 	}
-	a.s.cache.Invalidate(ctx, "apikey:")
+	a.s.cache.Invalidate(ctx, apiKeyKey(out.SecretHash)) // this key only, never every tenant's entries
 	return out, nil
 }
 

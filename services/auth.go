@@ -21,6 +21,9 @@ import (
 type Auth struct {
 	s         *Services
 	dummyHash []byte // compared against when the user does not exist, so both failures cost the same
+	// local are the rate-limit counters (sign-ins, sign-ups, invitations, rateLimit) kept in this
+	// process while Redis cannot be reached.
+	local localCounters
 }
 
 func mustDummyHash(cost int) []byte {
@@ -52,15 +55,6 @@ func (a *Auth) audience() string { return a.s.cfg.JWTIssuer + "-api" }
 func (a *Auth) HashPassword(pw string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), a.s.cfg.BcryptCost)
 	return string(h), err
-}
-
-func validatePassword(v *errs.Validation, field, pw string) {
-	switch {
-	case len(pw) < 8:
-		v.Add(field, "must be at least 8 characters")
-	case len(pw) > 72:
-		v.Add(field, "must be at most 72 bytes")
-	}
 }
 
 func validateEmail(v *errs.Validation, field, email string) string {
@@ -100,14 +94,22 @@ func validUsername(u string) bool {
 	return true
 }
 
+// deref is the string p points to, or "".
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // newUser is a new user row with a hashed password.
 func newUser(email string, username *string, name, hash string, now time.Time) *models.User {
 	return &models.User{ID: models.NewID(), Email: email, Username: username, Name: strings.TrimSpace(name),
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Version: 1}
 }
 
-// issue makes a new access token and a refresh token of family (a new family when empty), in tx.
-func (a *Auth) issue(tx *gorm.DB, u *models.User, family string) (*Tokens, error) {
+// accessToken signs a new access token for u.
+func (a *Auth) accessToken(u *models.User) (string, error) {
 	now := a.s.now()
 	claims := accessClaims{
 		Email: u.Email,
@@ -123,18 +125,32 @@ func (a *Auth) issue(tx *gorm.DB, u *models.User, family string) (*Tokens, error
 	}
 	access, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.s.cfg.JWTSecret)
 	if err != nil {
-		return nil, fmt.Errorf("sign access token: %w", err)
+		return "", fmt.Errorf("sign access token: %w", err)
 	}
+	return access, nil
+}
+
+// issue makes a new access token and a refresh token of family (a new family when empty), in tx.
+func (a *Auth) issue(tx *gorm.DB, u *models.User, family string) (*Tokens, error) {
 	if family == "" {
 		family = models.NewID()
 	}
-	refresh := keys.Secret("vrt_")
-	rt := models.RefreshToken{ID: models.NewID(), UserID: u.ID, FamilyID: family, TokenHash: keys.Hash(refresh),
+	return a.issueAs(tx, u, family, models.NewID(), keys.Secret("vrt_"))
+}
+
+// issueAs stores the refresh token secret with id in family and signs an access token to go with it.
+func (a *Auth) issueAs(tx *gorm.DB, u *models.User, family, id, secret string) (*Tokens, error) {
+	access, err := a.accessToken(u)
+	if err != nil {
+		return nil, err
+	}
+	now := a.s.now()
+	rt := models.RefreshToken{ID: id, UserID: u.ID, FamilyID: family, TokenHash: keys.Hash(secret),
 		ExpiresAt: now.Add(a.s.cfg.RefreshTokenTTL), CreatedAt: now}
 	if err := models.Create(tx, "refresh token", &rt); err != nil {
 		return nil, err
 	}
-	return &Tokens{AccessToken: access, RefreshToken: refresh, ExpiresIn: int64(a.s.cfg.AccessTokenTTL / time.Second),
+	return &Tokens{AccessToken: access, RefreshToken: secret, ExpiresIn: int64(a.s.cfg.AccessTokenTTL / time.Second),
 		User: u, refreshID: rt.ID}, nil
 }
 
@@ -163,7 +179,8 @@ func (a *Auth) ParseAccessToken(raw string) (*Principal, error) {
 }
 
 // Login checks a username or email and password. Unknown users and wrong passwords get the same
-// answer after the same bcrypt work; failures are limited per login and per client IP.
+// answer after the same bcrypt work. Failures are limited per account and client IP, per account
+// and per client IP (loginLimits); username and email of one account share its counters.
 func (a *Auth) Login(ctx context.Context, login, password, ip string) (*Tokens, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	if login == "" {
@@ -172,23 +189,22 @@ func (a *Auth) Login(ctx context.Context, login, password, ip string) (*Tokens, 
 	if password == "" {
 		return nil, errs.Field("password", "is required")
 	}
-	limiter := a.s.loginLimiter()
-	if err := limiter.check(ctx, login, ip); err != nil {
-		return nil, err
-	}
 	u, err := models.UserByLogin(a.s.db.WithContext(ctx), login)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return nil, err
 	}
-	hash := a.dummyHash
+	subject, hash := "login:"+login, a.dummyHash
 	if u != nil {
-		hash = []byte(u.PasswordHash)
+		subject, hash = "user:"+u.ID, []byte(u.PasswordHash)
+	}
+	limits := a.s.loginLimits(subject, ip)
+	if err := limits.begin(ctx); err != nil {
+		return nil, err
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u == nil {
-		limiter.fail(ctx, login, ip)
 		return nil, errs.Unauthorizedf("invalid username or password")
 	}
-	limiter.reset(ctx, login)
+	limits.succeed(ctx)
 	var t *Tokens
 	err = a.s.tx(ctx, func(tx *gorm.DB) error {
 		t, err = a.issue(tx, u, "")
@@ -197,12 +213,27 @@ func (a *Auth) Login(ctx context.Context, login, password, ip string) (*Tokens, 
 	return t, err
 }
 
-// Refresh exchanges a refresh token for a new pair. Each refresh token works once: presenting one
-// that was already rotated means it leaked, so the whole family is revoked.
+// errRefreshRace means a concurrent refresh of the same token committed first; Refresh retries and
+// then finds the token rotated, within its grace.
+var errRefreshRace = errors.New("refresh token rotated concurrently")
+
+// Refresh exchanges a refresh token for a new pair. Each refresh token rotates once; presented
+// again within RefreshGrace (two tabs refreshing at once) it yields the same new refresh token and
+// a fresh access token. Presented later it has leaked, so the whole family is revoked.
 func (a *Auth) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 	if raw == "" {
 		return nil, errs.Field("refresh_token", "is required")
 	}
+	for attempt := 1; attempt <= 3; attempt++ {
+		t, err := a.refresh(ctx, raw)
+		if !errors.Is(err, errRefreshRace) {
+			return t, err
+		}
+	}
+	return nil, errs.Unauthorizedf("the refresh token is not valid")
+}
+
+func (a *Auth) refresh(ctx context.Context, raw string) (*Tokens, error) {
 	invalid := errs.Unauthorizedf("the refresh token is not valid")
 	var (
 		t      *Tokens
@@ -217,11 +248,15 @@ func (a *Auth) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 		}
 		now := a.s.now()
 		if rt.RevokedAt != nil {
-			if rt.ReplacedBy != nil { // a used token again: someone else has it
-				reused = true
-				return models.RevokeRefreshFamily(tx, rt.FamilyID, now)
+			if rt.ReplacedBy == nil { // signed out or revoked
+				return invalid
 			}
-			return invalid
+			if now.Before(rt.RevokedAt.Add(RefreshGrace)) {
+				t, err = a.successorInGrace(tx, rt, invalid)
+				return err
+			}
+			reused = true // a used token again, after the grace: someone else has it
+			return models.RevokeRefreshFamily(tx, rt.FamilyID, now)
 		}
 		if !now.Before(rt.ExpiresAt) {
 			return invalid
@@ -230,17 +265,24 @@ func (a *Auth) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 		if err != nil {
 			return invalid
 		}
-		if t, err = a.issue(tx, u, rt.FamilyID); err != nil {
-			return err
-		}
-		ok, err := models.RotateRefreshToken(tx, rt.ID, t.refreshID, now)
+		// Claim the token first: a concurrent refresh of it waits here and then finds it rotated.
+		nextID, secret := models.NewID(), keys.Secret("vrt_")
+		sealed, err := a.sealSuccessor(rt.ID, secret)
 		if err != nil {
 			return err
 		}
-		if !ok { // lost a race with another refresh of the same token; roll the new one back
-			return invalid
+		ok, err := models.RotateRefreshToken(tx, rt.ID, nextID, sealed, now)
+		if err != nil {
+			return err
 		}
-		return nil
+		if !ok {
+			return errRefreshRace
+		}
+		if err := models.ClearRefreshSuccessors(tx, rt.FamilyID, rt.ID); err != nil {
+			return err
+		}
+		t, err = a.issueAs(tx, u, rt.FamilyID, nextID, secret)
+		return err
 	})
 	if reused {
 		a.s.log.Warn("refresh token reused; token family revoked")
@@ -278,7 +320,8 @@ type SignupInput struct {
 }
 
 // Signup creates a user, a new organisation with its default project and environments, and makes
-// the user its ADMIN, then signs them in.
+// the user its ADMIN, then signs them in. Each client IP may sign up VANE_SIGNUP_MAX_PER_IP times
+// an hour (attempts refused as invalid do not count).
 func (a *Auth) Signup(ctx context.Context, in SignupInput, ip string) (*Tokens, *models.Organization, error) {
 	if !a.s.cfg.AllowSignup {
 		return nil, nil, errs.Forbiddenf("sign-up is disabled on this server; ask an administrator for an invitation")
@@ -286,7 +329,7 @@ func (a *Auth) Signup(ctx context.Context, in SignupInput, ip string) (*Tokens, 
 	var v errs.Validation
 	email := validateEmail(&v, "email", in.Email)
 	username := validateUsername(&v, "username", in.Username)
-	validatePassword(&v, "password", in.Password)
+	validatePassword(&v, "password", in.Password, email, deref(username))
 	orgIn := OrgInput{Name: in.OrganizationName, Slug: in.OrganizationSlug}
 	if orgIn.Name == "" {
 		orgIn.Name = email
@@ -296,6 +339,10 @@ func (a *Auth) Signup(ctx context.Context, in SignupInput, ip string) (*Tokens, 
 	}
 	orgIn.validate(&v, "organization.")
 	if err := v.Err(); err != nil {
+		return nil, nil, err
+	}
+	if err := a.s.limitPerIP(ctx, "signup", ip, int64(a.s.cfg.SignupMaxPerIP), time.Hour,
+		"too many sign-ups from this address; try again later"); err != nil {
 		return nil, nil, err
 	}
 	hash, err := a.HashPassword(in.Password)
@@ -325,26 +372,37 @@ func (a *Auth) Signup(ctx context.Context, in SignupInput, ip string) (*Tokens, 
 	return t, org, nil
 }
 
-// AcceptInviteInput redeems an invitation: a new user sets a password; an existing user proves
-// who they are with theirs.
+// AcceptInviteInput redeems an invitation. For an email without an account the new user sets
+// Password (and may choose Username and Name). An email that already has an account accepts while
+// signed in as that account (Caller); its password is never taken here.
 type AcceptInviteInput struct {
 	Token    string
 	Password string
 	Username *string
 	Name     string
+	// Caller is who the request's credential names, nil when it carries none.
+	Caller *Principal
 }
 
+// inviteTokenMaxAttempts is how often one invitation token may be presented per VANE_LOGIN_WINDOW.
+const inviteTokenMaxAttempts = 10
+
 // AcceptInvite turns an invitation into a membership (creating the user if needed) and signs in.
+// Calls are limited per client IP (VANE_INVITE_ACCEPT_MAX_PER_IP) and per invitation token.
 func (a *Auth) AcceptInvite(ctx context.Context, in AcceptInviteInput, ip string) (*Tokens, *models.Organization, error) {
 	var v errs.Validation
 	if in.Token == "" {
 		v.Add("token", "is required")
 	}
-	if in.Password == "" {
-		v.Add("password", "is required")
-	}
 	username := validateUsername(&v, "username", in.Username)
 	if err := v.Err(); err != nil {
+		return nil, nil, err
+	}
+	const busy = "too many attempts to accept an invitation; try again later"
+	if err := a.s.limitPerIP(ctx, "invite-accept", ip, int64(a.s.cfg.InviteAcceptMaxPerIP), a.s.cfg.LoginWindow, busy); err != nil {
+		return nil, nil, err
+	}
+	if err := a.s.limit(ctx, "invite-accept:token:"+keys.Hash(in.Token), inviteTokenMaxAttempts, a.s.cfg.LoginWindow, busy); err != nil {
 		return nil, nil, err
 	}
 	inv, err := models.InvitationByTokenHash(a.s.db.WithContext(ctx), keys.Hash(in.Token))
@@ -356,17 +414,30 @@ func (a *Auth) AcceptInvite(ctx context.Context, in AcceptInviteInput, ip string
 	if inv.AcceptedAt != nil || !a.s.now().Before(inv.ExpiresAt) {
 		return nil, nil, errs.NotFoundf("invitation not found, already used or expired")
 	}
+	if in.Caller != nil && in.Caller.Kind != PrincipalUser {
+		return nil, nil, errs.Forbiddenf("an invitation is accepted by the invited user, not by an API key")
+	}
 	existing, err := models.UserByEmail(a.s.db.WithContext(ctx), inv.Email)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return nil, nil, err
 	}
 	hash := ""
-	if existing != nil {
-		if bcrypt.CompareHashAndPassword([]byte(existing.PasswordHash), []byte(in.Password)) != nil {
-			return nil, nil, errs.Unauthorizedf("this email already has an account: give its current password to accept")
+	switch {
+	case existing != nil && in.Password != "":
+		return nil, nil, errs.Field("password", "this email already has an account, whose password is not taken here: "+
+			"sign in as that account and accept the invitation while signed in (Authorization: Bearer), without a password")
+	case existing != nil && in.Caller == nil:
+		return nil, nil, errs.Unauthorizedf("this email already has an account: sign in as it, then accept the invitation while signed in")
+	case existing != nil && in.Caller.ID != existing.ID:
+		return nil, nil, errs.Forbiddenf("this invitation is for another account than the one signed in")
+	case existing == nil && in.Caller != nil:
+		return nil, nil, errs.Forbiddenf("this invitation is for an email without an account: sign out, then accept it to create that account")
+	case existing == nil:
+		if in.Password == "" {
+			v.Add("password", "is required to create your account")
+		} else {
+			validatePassword(&v, "password", in.Password, inv.Email, deref(username))
 		}
-	} else {
-		validatePassword(&v, "password", in.Password)
 		if err := v.Err(); err != nil {
 			return nil, nil, err
 		}
@@ -419,8 +490,12 @@ func (a *Auth) AcceptInvite(ctx context.Context, in AcceptInviteInput, ip string
 
 // SetPassword replaces a user's password and signs out every session (admin CLI).
 func (a *Auth) SetPassword(ctx context.Context, login, password string) error {
+	u, err := models.UserByLogin(a.s.db.WithContext(ctx), login)
+	if err != nil {
+		return err
+	}
 	var v errs.Validation
-	validatePassword(&v, "password", password)
+	validatePassword(&v, "password", password, u.Email, deref(u.Username))
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -429,11 +504,7 @@ func (a *Auth) SetPassword(ctx context.Context, login, password string) error {
 		return err
 	}
 	return a.s.tx(ctx, func(tx *gorm.DB) error {
-		u, err := models.UserByLogin(tx, login)
-		if err != nil {
-			return err
-		}
-		_, err = models.UpdateVersioned(tx, models.Versioned{Table: "users", What: "user", ID: u.ID, Current: u.Version},
+		_, err := models.UpdateVersioned(tx, models.Versioned{Table: "users", What: "user", ID: u.ID, Current: u.Version},
 			a.s.now(), map[string]any{"password_hash": hash})
 		if err != nil {
 			return err
@@ -447,7 +518,7 @@ func (a *Auth) CreateUser(ctx context.Context, email string, username *string, n
 	var v errs.Validation
 	email = validateEmail(&v, "email", email)
 	username = validateUsername(&v, "username", username)
-	validatePassword(&v, "password", password)
+	validatePassword(&v, "password", password, email, deref(username))
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

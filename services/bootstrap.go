@@ -35,6 +35,12 @@ func (s *Services) Bootstrap(ctx context.Context) (*BootstrapResult, error) {
 	if password == "" {
 		password = keys.Random(20)
 		res.Password = password
+	} else {
+		var v errs.Validation
+		validatePassword(&v, "VANE_ADMIN_PASSWORD", password, res.Email, res.Username)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
 	}
 	hash, err := s.Auth.HashPassword(password)
 	if err != nil {

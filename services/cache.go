@@ -1,10 +1,12 @@
 package services
 
 import (
+	"container/list"
 	"context"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,6 +16,19 @@ import (
 
 // cacheTTL bounds how stale an entry can be if an invalidation notice is ever lost.
 const cacheTTL = 30 * time.Second
+
+// The invalidation channel's health: every node publishes a heartbeat on it every heartbeatEvery
+// and hears its own (and the others') through Redis. Credentials cached here (API keys, roles) are
+// trusted only while a heartbeat was heard within staleAfter; otherwise each request asks the
+// database, so a revoked key or a removed member is refused on every node at once.
+const (
+	heartbeatEvery   = time.Second
+	staleAfter       = 3 * time.Second
+	heartbeatPayload = "\x00heartbeat"
+)
+
+// credentialPrefixes are the entries that are not trusted while the channel is unhealthy.
+var credentialPrefixes = []string{"apikey:", "role:"}
 
 // Cache keeps what every authenticated request needs (organisation by slug or id, a user's role in
 // an organisation, an API key by hash) in memory, so a request with a JWT costs no database query.
@@ -26,6 +41,12 @@ type Cache struct {
 	channel string
 	clock   clock.Clock
 	log     *slog.Logger
+
+	// Health of the invalidation channel, in real time (not the injectable clock: it measures Redis).
+	lastBeat atomic.Int64 // unix nanoseconds of the last heartbeat heard; 0 when none or lost
+	trusted  atomic.Bool  // credential entries may be used
+	now      func() time.Time
+	neg      *negCache
 }
 
 type cacheEntry struct {
@@ -34,7 +55,64 @@ type cacheEntry struct {
 }
 
 func newCache(rdb *redis.Client, prefix string, c clock.Clock, log *slog.Logger) *Cache {
-	return &Cache{entries: map[string]cacheEntry{}, rdb: rdb, channel: prefix + "cache-invalidate", clock: c, log: log}
+	return &Cache{entries: map[string]cacheEntry{}, rdb: rdb, channel: prefix + "cache-invalidate", clock: c, log: log,
+		now: time.Now, neg: newNegCache(negCacheSize, negCacheTTL, c)}
+}
+
+// healthy reports whether a heartbeat was heard on the invalidation channel recently.
+func (c *Cache) healthy() bool {
+	last := c.lastBeat.Load()
+	return last != 0 && c.now().Sub(time.Unix(0, last)) < staleAfter
+}
+
+// credentialsTrusted reports whether cached API keys and roles may be used.
+func (c *Cache) credentialsTrusted() bool { return c.healthy() && c.trusted.Load() }
+
+// heard records a heartbeat. After an outage (no heartbeat within staleAfter) the credential
+// entries are flushed once, since their invalidations may have been missed, and trusted again.
+func (c *Cache) heard() {
+	if !c.credentialsTrusted() {
+		c.trusted.Store(false)
+		c.drop(credentialPrefixes...)
+		c.log.Info("cache invalidation channel healthy again; credential cache flushed and trusted")
+	}
+	c.lastBeat.Store(c.now().UnixNano())
+	c.trusted.Store(true)
+}
+
+// lost marks the channel unhealthy at once (a publish failed), without waiting for staleAfter.
+func (c *Cache) lost() {
+	if c.lastBeat.Swap(0) != 0 {
+		c.log.Warn("cache invalidation channel unhealthy; credentials are checked in the database")
+	}
+}
+
+// heartbeat publishes a heartbeat now and every heartbeatEvery until ctx ends.
+func (c *Cache) heartbeat(ctx context.Context) {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		if err := c.rdb.Publish(ctx, c.channel, heartbeatPayload).Err(); err != nil && ctx.Err() == nil {
+			c.lost()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// CredentialsCached reports whether this node trusts its cached API keys and roles (the cache
+// invalidation channel is healthy); while it does not, each request checks the database.
+func (s *Services) CredentialsCached() bool { return s.cache.credentialsTrusted() }
+
+// getCredential is get for an API key or role entry: a miss while the channel is unhealthy.
+func (c *Cache) getCredential(key string) (any, bool) {
+	if !c.credentialsTrusted() {
+		return nil, false
+	}
+	return c.get(key)
 }
 
 func (c *Cache) get(key string) (any, bool) {
@@ -56,8 +134,14 @@ func (c *Cache) put(key string, v any) {
 	c.mu.Unlock()
 }
 
-// drop removes every entry whose key starts with one of the prefixes, on this node only.
+// drop removes every entry whose key starts with one of the prefixes, on this node only. An exact
+// API key entry also leaves the negative cache.
 func (c *Cache) drop(prefixes ...string) {
+	for _, p := range prefixes {
+		if h, ok := strings.CutPrefix(p, "apikey:"); ok && h != "" {
+			c.neg.remove(h)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range c.entries {
@@ -74,7 +158,8 @@ func (c *Cache) drop(prefixes ...string) {
 func (c *Cache) Invalidate(ctx context.Context, prefixes ...string) {
 	c.drop(prefixes...)
 	if err := c.rdb.Publish(ctx, c.channel, strings.Join(prefixes, "\n")).Err(); err != nil {
-		c.log.Warn("publish cache invalidation", "err", err)
+		c.log.WarnContext(ctx, "publish cache invalidation", "err", err)
+		c.lost()
 	}
 }
 
@@ -91,6 +176,17 @@ func subscribe(ctx context.Context, rdb *redis.Client, channel string) *redis.Pu
 // listen applies other nodes' invalidations until ctx ends. go-redis resubscribes by itself after
 // a connection loss; notices sent meanwhile are covered by cacheTTL.
 func (c *Cache) listen(ctx context.Context, sub *redis.PubSub) {
+	receive(ctx, sub, func(payload string) {
+		if payload == heartbeatPayload {
+			c.heard()
+			return
+		}
+		c.drop(strings.Split(payload, "\n")...)
+	})
+}
+
+// receive hands each message of a subscription to handle until ctx ends, then closes it.
+func receive(ctx context.Context, sub *redis.PubSub, handle func(payload string)) {
 	defer func() { _ = sub.Close() }()
 	ch := sub.Channel()
 	for {
@@ -101,7 +197,7 @@ func (c *Cache) listen(ctx context.Context, sub *redis.PubSub) {
 			if !ok {
 				return
 			}
-			c.drop(strings.Split(msg.Payload, "\n")...)
+			handle(msg.Payload)
 		}
 	}
 }
@@ -111,3 +207,77 @@ func orgKey(ref string) string            { return "org:" + ref }
 func roleKey(orgID, userID string) string { return "role:" + orgID + ":" + userID }
 func apiKeyKey(hash string) string        { return "apikey:" + hash }
 func orgRolesPrefix(orgID string) string  { return "role:" + orgID + ":" }
+
+// Negative cache of unknown (well-formed) API keys: bounded, least recently used out first, each
+// entry for negCacheTTL, so guessing keys costs no query and cannot grow memory without limit.
+const (
+	negCacheSize = 10_000
+	negCacheTTL  = 10 * time.Second
+)
+
+type negCache struct {
+	mu    sync.Mutex
+	size  int
+	ttl   time.Duration
+	clock clock.Clock
+	order *list.List // front: most recently used; values are negEntry
+	index map[string]*list.Element
+}
+
+type negEntry struct {
+	hash    string
+	expires time.Time
+}
+
+func newNegCache(size int, ttl time.Duration, c clock.Clock) *negCache {
+	return &negCache{size: size, ttl: ttl, clock: c, order: list.New(), index: map[string]*list.Element{}}
+}
+
+// has reports whether hash is known not to be a key (and not expired).
+func (n *negCache) has(hash string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	el, ok := n.index[hash]
+	if !ok {
+		return false
+	}
+	if n.clock.Now().After(el.Value.(negEntry).expires) {
+		n.order.Remove(el)
+		delete(n.index, hash)
+		return false
+	}
+	n.order.MoveToFront(el)
+	return true
+}
+
+func (n *negCache) add(hash string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := negEntry{hash: hash, expires: n.clock.Now().Add(n.ttl)}
+	if el, ok := n.index[hash]; ok {
+		el.Value = e
+		n.order.MoveToFront(el)
+		return
+	}
+	n.index[hash] = n.order.PushFront(e)
+	for n.order.Len() > n.size {
+		last := n.order.Back()
+		n.order.Remove(last)
+		delete(n.index, last.Value.(negEntry).hash)
+	}
+}
+
+func (n *negCache) remove(hash string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if el, ok := n.index[hash]; ok {
+		n.order.Remove(el)
+		delete(n.index, hash)
+	}
+}
+
+func (n *negCache) len() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.order.Len()
+}

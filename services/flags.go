@@ -5,16 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/internal/keys"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // Flags manages a project's flags and their configuration in each environment.
@@ -39,6 +40,9 @@ type FlagInput struct {
 	Config           *ConfigPatch  // targeting applied in every environment
 	// ConfigEnvironment, when set, limits Status and Config to that environment (the simple API).
 	ConfigEnvironment string
+	// ClientVisible says whether client-side SDK keys may evaluate the flag (nil: the project's
+	// default).
+	ClientVisible *bool
 }
 
 // FlagWithConfigs is a flag and, by environment id, its configurations.
@@ -94,11 +98,15 @@ func defaultVariations(t engine.Type) []engine.Variation {
 	}
 }
 
-// normaliseVariations fills ids from names (source 002: the value is generated from the name).
+// normaliseVariations fills ids from names (the id is generated from the name) and, for a
+// variation given only a value, both from the value: "blue" → id and name "blue", 10 → "10".
 func normaliseVariations(vs []engine.Variation) []engine.Variation {
 	out := make([]engine.Variation, len(vs))
 	for i, v := range vs {
 		v.Name = strings.TrimSpace(v.Name)
+		if v.ID == "" && v.Name == "" {
+			v.ID, v.Name = fromValue(v.Value, i)
+		}
 		if v.ID == "" {
 			v.ID = keys.FromName(v.Name)
 		}
@@ -108,6 +116,24 @@ func normaliseVariations(vs []engine.Variation) []engine.Variation {
 		out[i] = v
 	}
 	return out
+}
+
+// fromValue names the i-th variation after its value: a string or a scalar as it reads, anything
+// else by its position.
+func fromValue(raw json.RawMessage, i int) (id, name string) {
+	var val any
+	if err := json.Unmarshal(raw, &val); err == nil {
+		switch x := val.(type) {
+		case string:
+			if id = keys.FromName(x); id != "" {
+				return id, strings.TrimSpace(x)
+			}
+		case float64, bool:
+			text := strings.TrimSpace(string(raw))
+			return keys.FromName(text), text
+		}
+	}
+	return fmt.Sprintf("variation-%d", i+1), fmt.Sprintf("Variation %d", i+1)
 }
 
 // engineFlag is the engine's view of a flag in one environment.
@@ -141,7 +167,7 @@ func (fl *Flags) compile(tx *gorm.DB, sc Scope, f *models.Flag, c *models.FlagCo
 func flagView(f *models.Flag) map[string]any {
 	return map[string]any{"id": f.ID, "key": f.Key, "name": f.Name, "description": f.Description, "type": f.Type,
 		"variations": f.Variations, "tags": f.Tags, "owner": f.Owner, "temporary": f.Temporary, "archived": f.Archived,
-		"experiment": f.Experiment, "version": f.Version}
+		"experiment": f.Experiment, "client_visible": f.ClientVisible, "version": f.Version}
 }
 
 func configView(f *models.Flag, c *models.FlagConfig) map[string]any {
@@ -151,16 +177,14 @@ func configView(f *models.Flag, c *models.FlagConfig) map[string]any {
 		"rollout_percentage": RolloutPercentage(f, c)}
 }
 
-// RolloutPercentage is the share (0–100) of evaluations that get the "on" variation from the
-// fallthrough, or from the single rule that serves a rollout (source 000's flat shape).
+// RolloutPercentage is the share (0–100) of the eligible contexts that get the "on" variation
+// (true, for a boolean flag): from the fallthrough, or from the single rule that serves a rollout
+// (the flat shape's targeting rule). It reports what is served, whatever the default is.
 func RolloutPercentage(f *models.Flag, c *models.FlagConfig) float64 {
 	if engine.Status(c.Status) == engine.RolledOut {
 		return 100
 	}
-	on := c.OnVariation
-	if on == "" {
-		on = onVariation(f)
-	}
+	on := onOf(f, c)
 	share := func(s engine.Serve) (float64, bool) {
 		if s.Rollout == nil {
 			if s.Variation == "" {
@@ -171,13 +195,7 @@ func RolloutPercentage(f *models.Flag, c *models.FlagConfig) float64 {
 			}
 			return 0, true
 		}
-		w := 0
-		for _, v := range s.Rollout.Variations {
-			if v.Variation == on {
-				w += v.Weight
-			}
-		}
-		return float64(w) / 1000, true
+		return s.Rollout.Share(on), true
 	}
 	for _, r := range c.Rules {
 		if r.Serve.Rollout != nil {
@@ -192,6 +210,53 @@ func RolloutPercentage(f *models.Flag, c *models.FlagConfig) float64 {
 	}
 	p, _ := share(c.Fallthrough)
 	return p
+}
+
+// onOf is what "on" means for a configuration: true for a boolean flag, else its on variation.
+func onOf(f *models.Flag, c *models.FlagConfig) string {
+	if f.Type == string(engine.Boolean) {
+		return onVariation(f)
+	}
+	if c.OnVariation != "" {
+		return c.OnVariation
+	}
+	return onVariation(f)
+}
+
+// restOf is what the contexts outside a percentage rollout get: false for a boolean flag (so the
+// percentage is always the share that gets true, whether the default is on or off), else the
+// default variation, or, when that is the on variation itself, the first other one.
+func restOf(f *models.Flag, c *models.FlagConfig, on string) string {
+	if f.Type == string(engine.Boolean) {
+		for _, v := range f.Variations { // the other boolean: false, unless false is what rolls out
+			if v.ID != on {
+				return v.ID
+			}
+		}
+		return offVariation(f)
+	}
+	if c.DefaultVariation != "" && c.DefaultVariation != on {
+		return c.DefaultVariation
+	}
+	for _, v := range f.Variations {
+		if v.ID != on {
+			return v.ID
+		}
+	}
+	return offVariation(f)
+}
+
+// PercentageServe is a rollout giving weight thousandths of a percent the variation (the on
+// variation when empty) and the rest what restOf says: rollout_percentage, rollout stages and
+// guard rollbacks all serve through it.
+func PercentageServe(f *models.Flag, c *models.FlagConfig, variation string, weight int) engine.Serve {
+	on := variation
+	if on == "" {
+		on = onOf(f, c)
+	}
+	weight = min(max(weight, 0), engine.BucketScale)
+	return engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{
+		{Variation: on, Weight: weight}, {Variation: restOf(f, c, on), Weight: engine.BucketScale - weight}}}}
 }
 
 func (fl *Flags) project(db *gorm.DB, sc Scope, ref string) (*models.Project, error) {
@@ -211,6 +276,9 @@ func (fl *Flags) resolve(db *gorm.DB, sc Scope, projectRef, ref string) (*models
 // Create makes a flag and its configuration (DRAFT, serving the off variation) in every
 // environment of the project.
 func (fl *Flags) Create(ctx context.Context, sc Scope, projectRef string, in FlagInput) (*FlagWithConfigs, error) {
+	if err := projectWide(sc, "create a flag"); err != nil {
+		return nil, err
+	}
 	var v errs.Validation
 	in.Name = strings.TrimSpace(in.Name)
 	in.Key = strings.TrimSpace(in.Key)
@@ -236,6 +304,9 @@ func (fl *Flags) Create(ctx context.Context, sc Scope, projectRef string, in Fla
 		in.Variations = defaultVariations(in.Type)
 	}
 	in.Variations = normaliseVariations(in.Variations)
+	if err := engine.CheckVariations(in.Type, in.Variations); err != nil {
+		v.Merge("", err) // alone: the configurations refer to variations that are not usable yet
+	}
 	validateTags(&v, in.Tags)
 	switch in.Status {
 	case "", engine.Draft, engine.Active, engine.Enabled:
@@ -259,7 +330,14 @@ func (fl *Flags) Create(ctx context.Context, sc Scope, projectRef string, in Fla
 		if err != nil {
 			return err
 		}
+		if err := models.LockProject(tx, sc.OrgID, p.ID); err != nil { // before the segments its rules are checked against
+			return err
+		}
 		f.ProjectID = p.ID
+		f.ClientVisible = p.ClientVisibleDefault
+		if in.ClientVisible != nil {
+			f.ClientVisible = *in.ClientVisible
+		}
 		envs, err := models.EnvironmentsOfProject(tx, sc.OrgID, p.ID)
 		if err != nil {
 			return err
@@ -349,10 +427,19 @@ func (fl *Flags) Get(ctx context.Context, sc Scope, projectRef, ref string) (*Fl
 	}
 	out := &FlagWithConfigs{Flag: *f, Configs: map[string]*models.FlagConfig{}}
 	for i := range cs {
-		out.Configs[cs[i].EnvironmentID] = &cs[i]
+		if visibleEnv(sc, cs[i].EnvironmentID) {
+			out.Configs[cs[i].EnvironmentID] = &cs[i]
+		}
 	}
 	out.EnvKeys, err = envKeys(db, sc.OrgID, f.ProjectID)
 	return out, err
+}
+
+// visibleEnv reports whether the scope may see an environment: an API key bound to one
+// environment sees only that one.
+func visibleEnv(sc Scope, envID string) bool {
+	p := sc.Principal
+	return p == nil || p.EnvironmentID == "" || p.EnvironmentID == envID
 }
 
 // FlagListOptions are a flag list's filters and order.
@@ -375,6 +462,9 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 	default:
 		v.Add("sort", "must be key, updated_at or evaluations")
 	}
+	if o.Status != "" && !KnownStatus(o.Status) {
+		v.Add("status", "must be one of DRAFT, ACTIVE, ENABLED, DISABLED, PAUSED, ROLLED_OUT, ARCHIVED (any case: Enabled, RolledOut …)")
+	}
 	if (o.Status != "" || o.Sort == models.SortEvaluations || o.StaleDays > 0) && o.Environment == "" {
 		v.Add("environment", "status, sort=evaluations and stale need an environment")
 	}
@@ -386,9 +476,12 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 	if err != nil {
 		return Page[FlagWithConfigs]{}, err
 	}
-	filter := models.FlagFilter{Q: o.Q, Tag: o.Tag, Archived: o.Archived, Status: strings.ToUpper(o.Status)}
+	filter := models.FlagFilter{Q: o.Q, Tag: o.Tag, Archived: o.Archived}
+	if o.Status != "" {
+		filter.Status = string(ParseStatus(o.Status))
+	}
 	if o.Environment != "" {
-		env, err := models.EnvironmentByRef(db, sc.OrgID, p.ID, o.Environment)
+		_, env, err := fl.s.Environments.resolve(db, sc, p.ID, o.Environment) // an environment-bound key filters only its own
 		if err != nil {
 			return Page[FlagWithConfigs]{}, errs.Field("environment", "no such environment in project %q", p.Key)
 		}
@@ -442,7 +535,9 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 			byFlag[id] = i
 		}
 		for i := range cs {
-			page.Items[byFlag[cs[i].FlagID]].Configs[cs[i].EnvironmentID] = &cs[i]
+			if visibleEnv(sc, cs[i].EnvironmentID) {
+				page.Items[byFlag[cs[i].FlagID]].Configs[cs[i].EnvironmentID] = &cs[i]
+			}
 		}
 	}
 	if more {
@@ -481,6 +576,8 @@ type FlagPatch struct {
 	Temporary   *bool
 	Archived    *bool
 	Experiment  *string
+	// ClientVisible says whether client-side SDK keys (cli-…) may evaluate the flag.
+	ClientVisible *bool
 }
 
 // Update changes a flag. New variations must still satisfy every environment's configuration.
@@ -499,11 +596,20 @@ func (fl *Flags) Update(ctx context.Context, sc Scope, projectRef, ref string, p
 }
 
 func (fl *Flags) update(tx *gorm.DB, sc Scope, projectRef, ref string, patch FlagPatch, ifMatch int64) (*models.Flag, error) {
+	if err := projectWide(sc, "change a flag's definition"); err != nil {
+		return nil, err
+	}
 	var v errs.Validation
 	var f *models.Flag
 	err := func() error {
 		p, before, err := fl.resolve(tx, sc, projectRef, ref)
 		if err != nil {
+			return err
+		}
+		if err := models.LockProject(tx, sc.OrgID, p.ID); err != nil {
+			return err
+		}
+		if before, err = models.FlagByRef(tx, sc.OrgID, p.ID, before.ID); err != nil { // as it is now we hold the lock
 			return err
 		}
 		if patch.Key != nil && *patch.Key != before.Key {
@@ -538,9 +644,17 @@ func (fl *Flags) update(tx *gorm.DB, sc Scope, projectRef, ref string, patch Fla
 			after.Experiment = *patch.Experiment
 			fields["experiment"] = after.Experiment
 		}
+		if patch.ClientVisible != nil {
+			after.ClientVisible = *patch.ClientVisible
+			fields["client_visible"] = after.ClientVisible
+		}
 		if patch.Variations != nil {
 			after.Variations = normaliseVariations(*patch.Variations)
 			fields["variations"] = after.Variations
+			if err := engine.CheckVariations(engine.Type(after.Type), after.Variations); err != nil {
+				v.Merge("", err)
+				return v.Err()
+			}
 			var cs []models.FlagConfig
 			if err := tx.Where("org_id = ? AND flag_id = ?", sc.OrgID, before.ID).Find(&cs).Error; err != nil {
 				return models.Translate(err, "flag configurations")
@@ -585,11 +699,27 @@ func (fl *Flags) update(tx *gorm.DB, sc Scope, projectRef, ref string, patch Fla
 // Delete removes a flag from every environment. Evaluations of its key then get FLAG_NOT_FOUND and
 // the caller's default (source 003: a safe false).
 func (fl *Flags) Delete(ctx context.Context, sc Scope, projectRef, ref string) error {
+	return fl.delete(ctx, sc, projectRef, ref, nil)
+}
+
+// delete removes a flag once check (if any) allows it, in the same transaction.
+func (fl *Flags) delete(ctx context.Context, sc Scope, projectRef, ref string, check func(tx *gorm.DB, f *models.Flag) error) error {
+	if err := projectWide(sc, "delete a flag"); err != nil {
+		return err
+	}
 	var projectID string
 	err := fl.s.tx(ctx, func(tx *gorm.DB) error {
 		p, f, err := fl.resolve(tx, sc, projectRef, ref)
 		if err != nil {
 			return err
+		}
+		if err := models.LockProject(tx, sc.OrgID, p.ID); err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(tx, f); err != nil {
+				return err
+			}
 		}
 		projectID = p.ID
 		if err := tx.Where("org_id = ? AND id = ?", sc.OrgID, f.ID).Delete(&models.Flag{}).Error; err != nil {
@@ -604,6 +734,15 @@ func (fl *Flags) Delete(ctx context.Context, sc Scope, projectRef, ref string) e
 		return err
 	}
 	fl.s.changed(ctx, sc.OrgID, projectID)
+	return nil
+}
+
+// projectWide refuses a change that reaches every environment of a project (a flag's definition,
+// a segment) to an API key bound to one environment: such a key changes only its environment.
+func projectWide(sc Scope, what string) error {
+	if p := sc.Principal; p != nil && p.EnvironmentID != "" {
+		return errs.Forbiddenf("this API key is bound to one environment; it cannot %s, which changes every environment of the project", what)
+	}
 	return nil
 }
 
@@ -636,8 +775,8 @@ func (fl *Flags) resolveConfig(db *gorm.DB, sc Scope, projectRef, flagRef, envRe
 	return &Config{Flag: *f, Environment: *env, FlagConfig: *c}, nil
 }
 
-// lockedConfig resolves a configuration for a write and takes its locks (plan, then
-// configuration), so concurrent writers — people, rollout stages, guards — queue instead of
+// lockedConfig resolves a configuration for a write and takes its locks (project, plan, then
+// configuration: the one order every write follows), so concurrent writers — people, rollout stages, guards — queue instead of
 // overwriting each other.
 func (fl *Flags) lockedConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string) (*Config, error) {
 	cur, err := fl.resolveConfig(tx, sc, projectRef, flagRef, envRef)
@@ -686,6 +825,7 @@ func (fl *Flags) applyPatch(f *models.Flag, c *models.FlagConfig, p ConfigPatch)
 	if p.Rules != nil {
 		rules := slices.Clone(nonNil(*p.Rules))
 		for i := range rules {
+			givenPercentages(&v, fmt.Sprintf("rules[%d].serve", i), rules[i].Serve)
 			if rules[i].ID == "" {
 				rules[i].ID = "rule-" + strings.ToLower(keys.Random(8))
 			}
@@ -694,6 +834,7 @@ func (fl *Flags) applyPatch(f *models.Flag, c *models.FlagConfig, p ConfigPatch)
 		c.Rules = rules
 	}
 	if p.Fallthrough != nil {
+		givenPercentages(&v, "fallthrough", *p.Fallthrough)
 		c.Fallthrough = *p.Fallthrough
 	}
 	if p.RolloutPercentage != nil {
@@ -713,21 +854,32 @@ func (fl *Flags) applyPatch(f *models.Flag, c *models.FlagConfig, p ConfigPatch)
 		}
 		c.Salt = *p.Salt
 	}
+	engine.NormalizeRollouts(c.Rules, &c.Fallthrough)
 	return v.Err()
 }
 
-// percentageServe is a rollout giving pct percent the "on" variation and the rest the default.
+// givenPercentages refuses a rollout's percentage that its weights do not give. Percentages are
+// computed from the (relative) weights for readers; a configuration read and sent back as it is
+// passes, but a percentage cannot stand in for a weight.
+func givenPercentages(v *errs.Validation, field string, s engine.Serve) {
+	if s.Rollout == nil {
+		return
+	}
+	for i, wv := range s.Rollout.Variations {
+		if wv.Percentage == nil {
+			continue
+		}
+		share := s.Rollout.SliceShare(i)
+		if math.Abs(share-*wv.Percentage) > 0.001 {
+			v.Add(fmt.Sprintf("%s.rollout.variations[%d].percentage", field, i),
+				"is computed from the weights (they give %g); set weight instead (weights are relative: 1 and 4 give 20%% and 80%%)", share)
+		}
+	}
+}
+
+// percentageServe is a rollout giving pct percent the "on" variation (see PercentageServe).
 func percentageServe(f *models.Flag, c *models.FlagConfig, pct float64) engine.Serve {
-	on, off := c.OnVariation, c.DefaultVariation
-	if on == "" {
-		on = onVariation(f)
-	}
-	if off == "" {
-		off = offVariation(f)
-	}
-	w := int(pct*1000 + 0.5)
-	return engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{
-		{Variation: on, Weight: w}, {Variation: off, Weight: engine.BucketScale - w}}}}
+	return PercentageServe(f, c, "", int(pct*1000+0.5))
 }
 
 // transitions are the status changes allowed (DESIGN §1): target status → the statuses it may
@@ -786,14 +938,9 @@ func (fl *Flags) PatchConfig(ctx context.Context, sc Scope, projectRef, flagRef,
 	return out, nil
 }
 
-// afterPatch publishes the change and takes a paused plan's stages off the queue.
+// afterPatch publishes the change (a paused plan's stages leave the queue through the outbox).
 func (fl *Flags) afterPatch(ctx context.Context, sc Scope, out *Config) {
 	fl.s.changed(ctx, sc.OrgID, out.Flag.ProjectID)
-	if out.pausedPlan != nil {
-		if err := fl.s.Rollouts.sync(ctx, out.pausedPlan); err != nil {
-			fl.s.log.Warn("unschedule a paused plan; its stages will find it paused and do nothing", "err", err)
-		}
-	}
 }
 
 func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string, p ConfigPatch, ifMatch int64) (*Config, error) {
@@ -818,8 +965,10 @@ func (fl *Flags) patchConfig(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef 
 	}
 	target := engine.Status(before.Status)
 	switch {
+	case p.Status != nil && !KnownStatus(string(*p.Status)):
+		return nil, errs.Field("status", "must be one of DRAFT, ACTIVE, ENABLED, DISABLED, PAUSED, ROLLED_OUT, ARCHIVED")
 	case p.Status != nil:
-		target = engine.Status(strings.ToUpper(string(*p.Status)))
+		target = ParseStatus(string(*p.Status))
 	case p.Enabled != nil && !*p.Enabled:
 		target = engine.Disabled
 	case p.Enabled != nil && *p.Enabled:
@@ -851,6 +1000,7 @@ func (fl *Flags) write(tx *gorm.DB, sc Scope, cur *Config, before, after models.
 		return nil, err
 	}
 	after.Status = string(target)
+	engine.NormalizeRollouts(after.Rules, &after.Fallthrough)
 	if target.Serving() && after.DefaultVariation == "" {
 		return nil, errs.Field("default_variation", "must be set before the flag serves (it is what everyone gets when it is off)")
 	}
@@ -881,11 +1031,24 @@ func (fl *Flags) write(tx *gorm.DB, sc Scope, cur *Config, before, after models.
 		}
 	}
 	if from != target {
-		if err := fl.s.audit(tx, sc, statusEvents[target], "flag_config", stored.ID, res, configView(&cur.Flag, &before), configView(&cur.Flag, stored)); err != nil {
+		if err := fl.s.audit(tx, sc, statusEvents[target], "flag_config", stored.ID, res, configView(&cur.Flag, &before), fl.statusView(&cur.Flag, stored)); err != nil {
 			return nil, err
 		}
 	}
 	return &Config{Flag: cur.Flag, Environment: cur.Environment, FlagConfig: *stored}, nil
+}
+
+// statusView is what a status event says (source 004's event data): the configuration, the flag's
+// key, its evaluations so far (flushed, plus those this node still holds in memory) — as
+// evaluations_at_kill for the kill switch — and the rollout percentage it serves.
+func (fl *Flags) statusView(f *models.Flag, c *models.FlagConfig) map[string]any {
+	v := configView(f, c)
+	evaluations := c.Evaluations + fl.s.pendingEvaluations(c.ID)
+	v["key"], v["evaluations"] = f.Key, evaluations
+	if engine.Status(c.Status) == engine.Disabled {
+		v["evaluations_at_kill"] = evaluations
+	}
+	return v
 }
 
 func sameTargeting(a, b *models.FlagConfig) bool {
@@ -902,6 +1065,32 @@ func jsonText(v any) string {
 		return "null"
 	}
 	return string(b)
+}
+
+// statusNames spells each status the ways people write it: ENABLED, Enabled, enabled, and for
+// ROLLED_OUT also RolledOut, rolled-out and "rolled out".
+var statusNames = func() map[string]engine.Status {
+	m := map[string]engine.Status{}
+	for _, st := range []engine.Status{engine.Draft, engine.Active, engine.Enabled, engine.Disabled, engine.Paused, engine.RolledOut, engine.Archived} {
+		m[strings.ReplaceAll(string(st), "_", "")] = st
+	}
+	return m
+}()
+
+// ParseStatus reads a status in any of the spellings of statusNames; an unknown one comes back
+// upper-cased for the caller's validation to refuse.
+func ParseStatus(s string) engine.Status {
+	norm := strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToUpper(strings.TrimSpace(s)))
+	if st, ok := statusNames[norm]; ok {
+		return st
+	}
+	return engine.Status(strings.ToUpper(strings.TrimSpace(s)))
+}
+
+// KnownStatus reports whether s names a status (in any spelling ParseStatus takes).
+func KnownStatus(s string) bool {
+	_, ok := statusNames[strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToUpper(strings.TrimSpace(s)))]
+	return ok
 }
 
 // Verbs are the status endpoints: each moves to one status.
@@ -923,7 +1112,7 @@ func (fl *Flags) Transition(ctx context.Context, sc Scope, projectRef, flagRef, 
 			return err
 		}
 		if verb == "resume" && engine.Status(cur.Status) != engine.Paused {
-			return checkTransition(engine.Status(cur.Status), engine.Paused) // a clear message: resume is from PAUSED
+			return errs.Conflictf("only a PAUSED flag can resume; it is %s here (enable it instead)", cur.Status)
 		}
 		if ifMatch > 0 && ifMatch != cur.Version {
 			return errs.StaleVersion("flag configuration", cur.Version)

@@ -1,18 +1,21 @@
 package services
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/internal/keys"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // Guard metrics, comparators and actions.
@@ -187,16 +190,44 @@ func (g *Guards) RotateTrigger(ctx context.Context, sc Scope, projectRef, flagRe
 	return out, secret, err
 }
 
-// Measurement is what a guard saw.
+// Measurement is what a guard saw. OffRate is the control cohort's error rate (the default
+// variation's) whenever it had traffic in the window, whatever the metric.
 type Measurement struct {
-	Value   float64
-	Sample  int64
-	OnRate  float64
-	OffRate float64
+	Value     float64
+	Sample    int64
+	OnRate    float64
+	OffRate   float64
+	OffSample int64
+	Reporters []Reporter
+	onVariant string
+}
+
+// Reporter is an SDK key that reported into a cohort a guard read, and how much it reported there.
+type Reporter struct {
+	SDKKeyID  string `json:"sdk_key_id"`
+	SDKKey    string `json:"sdk_key"` // masked: "srv-…wxyz"
+	Variation string `json:"variation"`
+	Errors    int64  `json:"errors"`
+	Sample    int64  `json:"sample"`
 }
 
 func (m Measurement) String() string {
-	return fmt.Sprintf("value %.4g (on-cohort error rate %.4g, control %.4g, sample %d)", m.Value, m.OnRate, m.OffRate, m.Sample)
+	return fmt.Sprintf("value %.4g (on-cohort error rate %.4g, control %.4g, sample %d, control sample %d)", m.Value, m.OnRate, m.OffRate,
+		m.Sample, m.OffSample)
+}
+
+// reportedBy names the keys that reported into the on cohort, for the rollback's reason.
+func (m Measurement) reportedBy() string {
+	var names []string
+	for _, r := range m.Reporters {
+		if r.Variation == m.onVariant && !slices.Contains(names, r.SDKKey) {
+			names = append(names, r.SDKKey)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "; reported by " + strings.Join(names, ", ")
 }
 
 // guardWatch is a guard of a running plan, with what the check needs.
@@ -207,6 +238,47 @@ type guardWatch struct {
 	PlanVariation    string
 	OnVariation      string
 	DefaultVariation string
+	FlagType         string
+	FlagVariations   string // JSON
+}
+
+// control is the variation the users outside the rollout get: the cohort the rolled-out one is
+// compared with ("" when there is none to compare with).
+func (w *guardWatch) control(on string) string {
+	f := &models.Flag{Type: w.FlagType}
+	_ = json.Unmarshal([]byte(w.FlagVariations), &f.Variations)
+	rest := restOf(f, &models.FlagConfig{DefaultVariation: w.DefaultVariation, OnVariation: w.OnVariation}, on)
+	if rest == on {
+		return ""
+	}
+	return rest
+}
+
+// cohorts indexes metric buckets by environment, flag and variation.
+type cohorts map[[3]string][]models.MetricBucket
+
+// measure totals one cohort's buckets at or after from, and what each reporting key contributed.
+func (c cohorts) measure(env, flag, variation string, from time.Time) (failed, total int64, reporters []Reporter) {
+	byKey := map[string]int{}
+	for _, b := range c[[3]string{env, flag, variation}] {
+		if b.Minute.Before(from) {
+			continue
+		}
+		failed += b.Errors
+		total += b.Errors + b.Successes
+		if b.SDKKeyID == "" {
+			continue // reported before reporters were recorded
+		}
+		i, ok := byKey[b.SDKKeyID]
+		if !ok {
+			i = len(reporters)
+			byKey[b.SDKKeyID] = i
+			reporters = append(reporters, Reporter{SDKKeyID: b.SDKKeyID, SDKKey: b.SDKKeyMasked, Variation: variation})
+		}
+		reporters[i].Errors += b.Errors
+		reporters[i].Sample += b.Errors + b.Successes
+	}
+	return failed, total, reporters
 }
 
 // Check evaluates every guard of every running plan once, rolling back those breached. It reads
@@ -215,7 +287,8 @@ func (g *Guards) Check(ctx context.Context) (int, error) {
 	db := g.s.db.WithContext(ctx)
 	var watches []guardWatch
 	err := db.Table("safety_guards").Select(`safety_guards.*, rollout_plans.id AS plan_id, flags.key AS flag_key,
-		rollout_plans.variation AS plan_variation, flag_configs.on_variation AS on_variation, flag_configs.default_variation AS default_variation`).
+		rollout_plans.variation AS plan_variation, flag_configs.on_variation AS on_variation, flag_configs.default_variation AS default_variation,
+		flags.type AS flag_type, flags.variations AS flag_variations`).
 		Joins("JOIN rollout_plans ON rollout_plans.config_id = safety_guards.config_id").
 		Joins("JOIN flag_configs ON flag_configs.id = safety_guards.config_id").
 		Joins("JOIN flags ON flags.id = flag_configs.flag_id").
@@ -238,20 +311,10 @@ func (g *Guards) Check(ctx context.Context) (int, error) {
 	if err := db.Where("environment_id IN ? AND minute >= ?", envIDs, since).Find(&buckets).Error; err != nil {
 		return 0, models.Translate(err, "metrics")
 	}
-	type key struct{ env, flag, variation string }
-	byKey := map[key][]models.MetricBucket{}
+	byCohort := cohorts{}
 	for _, b := range buckets {
-		k := key{b.EnvironmentID, b.FlagKey, b.Variation}
-		byKey[k] = append(byKey[k], b)
-	}
-	sum := func(env, flag, variation string, from time.Time) (errs, total int64) {
-		for _, b := range byKey[key{env, flag, variation}] {
-			if !b.Minute.Before(from) {
-				errs += b.Errors
-				total += b.Errors + b.Successes
-			}
-		}
-		return errs, total
+		k := [3]string{b.EnvironmentID, b.FlagKey, b.Variation}
+		byCohort[k] = append(byCohort[k], b)
 	}
 	rolledBack := 0
 	done := map[string]bool{}
@@ -264,27 +327,39 @@ func (g *Guards) Check(ctx context.Context) (int, error) {
 		if on == "" {
 			on = w.OnVariation
 		}
-		onErr, onTotal := sum(w.EnvironmentID, w.FlagKey, on, from)
+		onErr, onTotal, onReporters := byCohort.measure(w.EnvironmentID, w.FlagKey, on, from)
 		if onTotal < int64(w.MinSample) || onTotal == 0 {
 			continue // too few samples to judge
 		}
-		m := Measurement{Sample: onTotal, OnRate: float64(onErr) / float64(onTotal)}
+		m := Measurement{Sample: onTotal, OnRate: float64(onErr) / float64(onTotal), Reporters: append([]Reporter{}, onReporters...), onVariant: on}
 		m.Value = m.OnRate
+		control := w.control(on)
+		var (
+			offErr, offTotal int64
+			offReporters     []Reporter
+		)
+		if control != "" {
+			offErr, offTotal, offReporters = byCohort.measure(w.EnvironmentID, w.FlagKey, control, from)
+		}
+		if offTotal > 0 {
+			m.OffRate, m.OffSample = float64(offErr)/float64(offTotal), offTotal
+		}
 		if w.Metric == MetricErrorRateRatio {
-			offErr, offTotal := sum(w.EnvironmentID, w.FlagKey, w.DefaultVariation, from)
-			if offTotal < int64(w.MinSample) {
-				continue
+			if control == "" || offTotal < int64(w.MinSample) {
+				continue // nothing to compare with, or too few samples to judge
 			}
-			m.OffRate = float64(offErr) / float64(offTotal)
 			m.Value = m.OnRate / max(m.OffRate, 1e-9)
+			m.Reporters = append(m.Reporters, offReporters...) // the control cohort's figures moved the ratio too
 		}
 		breached := m.Value > w.Threshold || (w.Comparator == "gte" && m.Value == w.Threshold)
 		if !breached {
 			continue
 		}
-		reason := fmt.Sprintf("guard %s: %s %s %.4g breached: %s over %ds", w.ID, w.Metric, w.Comparator, w.Threshold, m, w.WindowSeconds)
+		slices.SortStableFunc(m.Reporters, func(a, b Reporter) int { return cmp.Compare(b.Sample, a.Sample) })
+		reason := fmt.Sprintf("guard %s: %s %s %.4g breached: %s over %ds%s", w.ID, w.Metric, w.Comparator, w.Threshold, m, w.WindowSeconds, m.reportedBy())
 		ok, err := g.rollback(ctx, w.SafetyGuard, reason, map[string]any{"guard_id": w.ID, "metric": w.Metric, "value": m.Value,
-			"threshold": w.Threshold, "sample": m.Sample, "on_rate": m.OnRate, "control_rate": m.OffRate}, true)
+			"threshold": w.Threshold, "sample": m.Sample, "on_rate": m.OnRate, "control_rate": m.OffRate, "control_sample": m.OffSample,
+			"reporters": m.Reporters}, true)
 		if err != nil {
 			return rolledBack, err
 		}
@@ -302,7 +377,11 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 	acted := false
 	var plan *models.RolloutPlan
 	err := g.s.tx(ctx, func(tx *gorm.DB) error {
-		// Locks in the one order: the plan, then the configuration.
+		acted, plan = false, nil
+		// Locks in the one order: the project, the plan, then the configuration.
+		if err := models.LockProject(tx, guard.OrgID, guard.ProjectID); err != nil {
+			return err
+		}
 		cur, err := models.PlanOfConfig(tx, guard.OrgID, guard.ConfigID)
 		if err != nil && !errors.Is(err, errs.ErrNotFound) {
 			return err
@@ -359,6 +438,9 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 				return err
 			}
 			plan.State = models.PlanRolledBack
+			if err := g.s.Rollouts.requestSync(tx, plan.OrgID, plan.ID, models.OutboxUnschedule); err != nil {
+				return err
+			}
 		}
 		if err := tx.Model(&models.SafetyGuard{}).Where("id = ?", guard.ID).Update("last_triggered_at", now).Error; err != nil {
 			return models.Translate(err, "guard")
@@ -371,11 +453,6 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 		return false, err
 	}
 	g.s.changed(ctx, guard.OrgID, guard.ProjectID)
-	if plan != nil {
-		if err := g.s.Rollouts.sync(ctx, plan); err != nil {
-			g.s.log.Warn("unschedule a rolled-back plan; its stages will find it stopped", "err", err)
-		}
-	}
 	return true, nil
 }
 

@@ -2,6 +2,10 @@ package services
 
 import (
 	"context"
+	"math"
+	"net/netip"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -9,90 +13,305 @@ import (
 	"github.com/vanehq/vane/internal/errs"
 )
 
-// loginLimiter counts failed logins in Redis, per login name and per client IP, in a fixed window.
-// Redis (or the embedded store) is shared by every node, so the limit holds across the fleet.
-type loginLimiter struct {
-	rdb    *redis.Client
-	prefix string
-	max    int
-	window time.Duration
-	log    interface{ Warn(string, ...any) }
+// count is one counter's value and the time left in its window.
+type count struct {
+	n   int64
+	ttl time.Duration
 }
 
-func (s *Services) loginLimiter() *loginLimiter {
-	return &loginLimiter{rdb: s.rdb, prefix: s.cfg.RedisPrefix + "login-fail:", max: s.cfg.LoginMaxFailures,
-		window: s.cfg.LoginWindow, log: s.log}
-}
+// countersScript reads counters (ARGV[2] = "0"), adds one to each ("1") or takes one back from
+// each that is above zero ("-1") and, in the same step, starts the window (ARGV[1] milliseconds) of
+// any counter that has none. Because INCR and PEXPIRE cannot be separated by a failure, no counter
+// is ever left without a TTL (which would refuse its caller forever). It returns the count and
+// milliseconds left of each key.
+var countersScript = redis.NewScript(`
+local out = {}
+for _, k in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', k) or '0')
+  if ARGV[2] == '1' then
+    n = redis.call('INCR', k)
+  elseif ARGV[2] == '-1' and n > 0 then
+    n = redis.call('DECR', k)
+  end
+  local ttl = redis.call('PTTL', k)
+  if n > 0 and ttl < 0 then
+    redis.call('PEXPIRE', k, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  out[#out + 1] = n
+  out[#out + 1] = ttl
+end
+return out`)
 
-func (l *loginLimiter) keys(login, ip string) (string, string) {
-	return l.prefix + "user:" + login, l.prefix + "ip:" + ip
-}
+// redisRetryAfter is how long the counters stay in this process after Redis failed, so that an
+// outage does not cost every request Redis's connection retries.
+const redisRetryAfter = 5 * time.Second
 
-// check refuses with 429 and Retry-After once either counter reached its limit.
-func (l *loginLimiter) check(ctx context.Context, login, ip string) error {
-	uk, ik := l.keys(login, ip)
-	for _, c := range []struct {
-		key string
-		max int
-	}{{uk, l.max}, {ik, l.max * 4}} {
-		n, err := l.rdb.Get(ctx, c.key).Int()
-		if err != nil && err != redis.Nil {
-			l.log.Warn("login limiter unavailable; allowing", "err", err)
-			return nil
-		}
-		if n >= c.max {
-			ttl, _ := l.rdb.TTL(ctx, c.key).Result()
-			if ttl <= 0 {
-				ttl = l.window
+// runCounters runs countersScript on Redis, or on the in-process counters when Redis cannot be
+// reached, so limits still hold (per node) during an outage instead of letting everything through.
+func (s *Services) runCounters(ctx context.Context, step int, window time.Duration, keys []string) ([]count, error) {
+	now := s.clock.Now()
+	if !s.Auth.local.redisDown(now) {
+		mode := strconv.Itoa(step)
+		res, err := countersScript.Run(ctx, s.rdb, keys, window.Milliseconds(), mode).Int64Slice()
+		if err == nil && len(res) == 2*len(keys) {
+			out := make([]count, len(keys))
+			for i := range out {
+				out[i] = count{n: res[2*i], ttl: time.Duration(res[2*i+1]) * time.Millisecond}
 			}
-			e := errs.New(errs.RateLimited, "too many failed sign-in attempts; try again later")
-			e.RetryAfter = ttl
-			return e
+			return out, nil
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.log.Warn("rate-limit counters unavailable in Redis; counting in this process", "err", err)
+		s.Auth.local.markRedisDown(now.Add(redisRetryAfter))
 	}
-	return nil
+	return s.Auth.local.run(now, step, window, keys), nil
 }
 
-// fail counts one failure against the login and the IP; the window starts at the first failure.
-func (l *loginLimiter) fail(ctx context.Context, login, ip string) {
-	uk, ik := l.keys(login, ip)
-	for _, k := range []string{uk, ik} {
-		n, err := l.rdb.Incr(ctx, k).Result()
-		if err != nil {
-			l.log.Warn("count failed login", "err", err)
-			return
-		}
-		if n == 1 {
-			l.rdb.Expire(ctx, k, l.window)
-		}
+// countUp adds one to each counter and returns the new counts.
+func (s *Services) countUp(ctx context.Context, window time.Duration, keys ...string) ([]count, error) {
+	return s.runCounters(ctx, 1, window, keys)
+}
+
+// countDown takes one back from each counter above zero.
+func (s *Services) countDown(ctx context.Context, window time.Duration, keys ...string) error {
+	_, err := s.runCounters(ctx, -1, window, keys)
+	return err
+}
+
+// peekCounts returns the counters without changing them.
+func (s *Services) peekCounts(ctx context.Context, window time.Duration, keys ...string) ([]count, error) {
+	return s.runCounters(ctx, 0, window, keys)
+}
+
+// clientKey is the part of a client address a limit counts by: the address itself for IPv4, its
+// /64 for IPv6 (one subscriber's usual allocation, which would otherwise offer endless addresses).
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
 	}
-}
-
-// reset clears the login's counter after a success (the IP's keeps counting).
-func (l *loginLimiter) reset(ctx context.Context, login string) {
-	uk, _ := l.keys(login, "")
-	l.rdb.Del(ctx, uk)
-}
-
-// rateLimit allows max calls per window for a key (a fixed window in Redis), else 429.
-func (s *Services) rateLimit(ctx context.Context, key string, max int64, window time.Duration) error {
-	k := s.cfg.RedisPrefix + "rate:" + key
-	n, err := s.rdb.Incr(ctx, k).Result()
+	p, err := a.Prefix(64)
 	if err != nil {
-		s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		return ip
+	}
+	return p.String()
+}
+
+// resetCounts forgets counters (in Redis and in this process).
+func (s *Services) resetCounts(ctx context.Context, keys ...string) {
+	if !s.Auth.local.redisDown(s.clock.Now()) {
+		if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+			s.log.Warn("reset rate-limit counters", "err", err)
+		}
+	}
+	s.Auth.local.forget(keys)
+}
+
+// limitPerIP is limit keyed by the client IP. A call that came without one (not over HTTP: the
+// admin CLI, tests calling services directly) has no per-IP limit.
+func (s *Services) limitPerIP(ctx context.Context, name, ip string, max int64, window time.Duration, msg string) error {
+	if ip == "" {
 		return nil
 	}
-	if n == 1 {
-		s.rdb.Expire(ctx, k, window)
+	return s.limit(ctx, name+":ip:"+clientKey(ip), max, window, msg)
+}
+
+// tooMany is the 429 of a limit whose window has retryAfter left.
+func tooMany(msg string, retryAfter, window time.Duration) error {
+	if retryAfter <= 0 {
+		retryAfter = window
 	}
-	if n > max {
-		ttl, _ := s.rdb.TTL(ctx, k).Result()
-		if ttl <= 0 {
-			ttl = window
-		}
-		e := errs.New(errs.RateLimited, "too many calls; try again later")
-		e.RetryAfter = ttl
-		return e
+	e := errs.New(errs.RateLimited, "%s", msg)
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// rateLimit allows max calls per window for a key (a fixed window, counted in Redis so the limit
+// holds across nodes, or in this process while Redis is down), else 429 with Retry-After.
+func (s *Services) rateLimit(ctx context.Context, key string, max int64, window time.Duration) error {
+	return s.limit(ctx, key, max, window, "too many calls; try again later")
+}
+
+// limit is rateLimit with the message the client reads when refused.
+func (s *Services) limit(ctx context.Context, key string, max int64, window time.Duration, msg string) error {
+	c, err := s.countUp(ctx, window, s.cfg.RedisPrefix+"rate:"+key)
+	if err != nil {
+		return err
+	}
+	if c[0].n > max {
+		return tooMany(msg, c[0].ttl, window)
 	}
 	return nil
+}
+
+// loginLimits are the three counters of sign-in attempts, each in a window of VANE_LOGIN_WINDOW:
+// per account and client IP (VANE_LOGIN_MAX_FAILURES: one client guessing one account is
+// stopped without locking the owner out elsewhere), per account (VANE_LOGIN_ACCOUNT_MAX_FAILURES:
+// guessing spread over many addresses; not applied from an address the account signed in from
+// before, so strangers cannot lock its owner out), and per client IP (VANE_LOGIN_IP_MAX_FAILURES:
+// one client trying many accounts; high enough for an office behind one NAT). Each attempt is
+// counted before the password is checked — a burst of parallel guesses is refused, not let
+// through while the counters lag — and a successful one is taken back.
+type loginLimits struct {
+	s      *Services
+	keys   []string // account and IP, account, IP
+	max    []int64
+	known  string // the "signed in from here before" marker of this account and client
+	window time.Duration
+}
+
+// knownClientFor is how long a successful sign-in makes its client known to the account.
+const knownClientFor = 30 * 24 * time.Hour
+
+// loginLimits counts for subject, the account ("user:" and its id) or, when no account has that
+// login, the normalised login itself, so known and unknown logins are limited alike.
+func (s *Services) loginLimits(subject, ip string) loginLimits {
+	p := s.cfg.RedisPrefix + "login-fail:"
+	client := clientKey(ip)
+	return loginLimits{s: s, window: s.cfg.LoginWindow, known: s.cfg.RedisPrefix + "login-known:" + subject + "|" + client,
+		keys: []string{p + "account-ip:" + subject + "|" + client, p + "account:" + subject, p + "ip:" + client},
+		max:  []int64{int64(s.cfg.LoginMaxFailures), int64(s.cfg.LoginAccountMaxFailures), int64(s.cfg.LoginIPMaxFailures)}}
+}
+
+// begin counts one attempt on every counter that applies and refuses with 429 and Retry-After
+// when any of them went over its limit.
+func (l loginLimits) begin(ctx context.Context) error {
+	known, err := l.s.peekCounts(ctx, knownClientFor, l.known)
+	if err != nil {
+		return err
+	}
+	keys, limits := l.keys, l.max
+	if known[0].n > 0 { // the owner's own client: the per-account total does not stop it
+		keys, limits = []string{l.keys[0], l.keys[2]}, []int64{l.max[0], l.max[2]}
+	}
+	cs, err := l.s.countUp(ctx, l.window, keys...)
+	if err != nil {
+		return err
+	}
+	var wait time.Duration
+	blocked := false
+	for i, c := range cs {
+		if c.n > limits[i] {
+			blocked = true
+			wait = max(wait, c.ttl)
+		}
+	}
+	if blocked {
+		// A refused attempt guessed nothing: it does not count against anyone's budget.
+		if err := l.s.countDown(ctx, l.window, keys...); err != nil {
+			l.s.log.Warn("take back a refused sign-in", "err", err)
+		}
+		return tooMany("too many failed sign-in attempts; try again later", wait, l.window)
+	}
+	return nil
+}
+
+// succeed forgets the account's failures from this client, takes this attempt back from the
+// account's and the IP's totals (their earlier failures keep counting until their window ends, so
+// a correct password does not buy a guesser a fresh budget), and remembers the client as known.
+func (l loginLimits) succeed(ctx context.Context) {
+	l.s.resetCounts(ctx, l.keys[0])
+	if err := l.s.countDown(ctx, l.window, l.keys[1], l.keys[2]); err != nil {
+		l.s.log.Warn("take back a successful sign-in", "err", err)
+	}
+	if _, err := l.s.countUp(ctx, knownClientFor, l.known); err != nil {
+		l.s.log.Warn("remember a sign-in client", "err", err)
+	}
+}
+
+// maxLocalCounters bounds the in-process counters. When that many live counters exist, a new key
+// counts as over every limit (it cannot be tracked), so flooding keys cannot reset anyone's count.
+const maxLocalCounters = 100_000
+
+// localCounters are fixed-window counters kept in this process, used while Redis cannot be
+// reached. The zero value is ready to use.
+type localCounters struct {
+	mu        sync.Mutex
+	m         map[string]localCount
+	downUntil time.Time // Redis is not tried again before this
+	swept     time.Time // when a full map was last swept for expired counters
+}
+
+type localCount struct {
+	n     int64
+	until time.Time
+}
+
+// run counts keys up or down by step (or only reads them) at now, as countersScript does.
+func (l *localCounters) run(now time.Time, step int, window time.Duration, keys []string) []count {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]localCount{}
+	}
+	out := make([]count, len(keys))
+	for i, k := range keys {
+		c, ok := l.m[k]
+		if ok && !now.Before(c.until) {
+			delete(l.m, k)
+			c, ok = localCount{}, false
+		}
+		switch {
+		case step > 0 && !ok && !l.room(now):
+			out[i] = count{n: math.MaxInt64, ttl: window} // cannot be tracked: over every limit
+			continue
+		case step > 0:
+			if !ok {
+				c.until = now.Add(window)
+			}
+			c.n++
+			l.m[k] = c
+		case step < 0 && c.n > 0:
+			c.n--
+			l.m[k] = c
+		}
+		if c.n > 0 {
+			out[i] = count{n: c.n, ttl: c.until.Sub(now)}
+		}
+	}
+	return out
+}
+
+// room reports whether another counter fits, dropping expired ones when the map is full (at most
+// once a second: a flood of new keys must not make every caller wait on a sweep).
+func (l *localCounters) room(now time.Time) bool {
+	if len(l.m) < maxLocalCounters {
+		return true
+	}
+	if now.Sub(l.swept) < time.Second {
+		return false
+	}
+	l.swept = now
+	for k, c := range l.m {
+		if !now.Before(c.until) {
+			delete(l.m, k)
+		}
+	}
+	return len(l.m) < maxLocalCounters
+}
+
+// redisDown reports whether Redis failed less than redisRetryAfter ago.
+func (l *localCounters) redisDown(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return now.Before(l.downUntil)
+}
+
+// markRedisDown keeps the counters in this process until until.
+func (l *localCounters) markRedisDown(until time.Time) {
+	l.mu.Lock()
+	l.downUntil = until
+	l.mu.Unlock()
+}
+
+// forget deletes keys.
+func (l *localCounters) forget(keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		delete(l.m, k)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/keys"
 	"github.com/vanehq/vane/models"
 )
 
@@ -17,6 +19,9 @@ const (
 	metricsMaxAhead = 5 * time.Minute
 	// MetricsRetention is how long per-minute buckets are kept (housekeeping prunes older ones).
 	MetricsRetention = 7 * 24 * time.Hour
+	// MetricsPerKeyPerMinute is how many batches one SDK key may report a minute (429 beyond): a
+	// fleet of a hundred instances flushing every ten seconds stays well below it.
+	MetricsPerKeyPerMinute = 1200
 )
 
 // MetricPoint is one flag variation's outcomes reported by an SDK.
@@ -32,8 +37,18 @@ type MetricPoint struct {
 // Metrics ingests evaluation outcomes into per-minute buckets.
 type Metrics struct{ s *Services }
 
-// Ingest validates a batch and adds it to the environment's minute buckets in one statement.
-func (m *Metrics) Ingest(ctx context.Context, envID string, points []MetricPoint) (int, error) {
+// Ingest validates a batch reported with an SDK key and adds it to the key's environment's minute
+// buckets, in one statement. These figures can roll a plan back, so only a server key may report
+// them (a client key ships in browsers), at most MetricsPerKeyPerMinute batches a minute; each
+// bucket records which key reported it.
+func (m *Metrics) Ingest(ctx context.Context, key *dataplane.SDKKey, points []MetricPoint) (int, error) {
+	if key.Kind != models.SDKServer {
+		return 0, errs.Forbiddenf("metrics can roll back a rollout: report them with the environment's server-side SDK key (srv-…)")
+	}
+	if err := m.s.rateLimit(ctx, "metrics:"+key.ID, MetricsPerKeyPerMinute, time.Minute); err != nil {
+		return 0, err
+	}
+	envID, masked := key.EnvironmentID, keys.Mask(key.Key)
 	var v errs.Validation
 	if len(points) == 0 || len(points) > MaxMetricPoints {
 		v.Add("metrics", "send 1 to %d points", MaxMetricPoints)
@@ -64,7 +79,8 @@ func (m *Metrics) Ingest(ctx context.Context, envID string, points []MetricPoint
 		k := [3]string{p.FlagKey, p.Variation, minute.Format(time.RFC3339)}
 		b := agg[k]
 		if b == nil {
-			b = &models.MetricBucket{EnvironmentID: envID, FlagKey: p.FlagKey, Variation: p.Variation, Minute: minute}
+			b = &models.MetricBucket{EnvironmentID: envID, FlagKey: p.FlagKey, Variation: p.Variation, Minute: minute,
+				SDKKeyID: key.ID, SDKKeyMasked: masked}
 			agg[k] = b
 		}
 		b.Evaluations += p.Evaluations

@@ -187,7 +187,8 @@ func (o *Orgs) Delete(ctx context.Context, sc Scope, confirm string) error {
 	if err != nil {
 		return err
 	}
-	o.s.cache.Invalidate(ctx, "org:", orgRolesPrefix(sc.OrgID), "apikey:", "sdkkey:")
+	o.s.cache.Invalidate(ctx, "org:", orgRolesPrefix(sc.OrgID), "apikey:")
+	o.s.changed(ctx, sc.OrgID, "") // its SDK keys stop working
 	return nil
 }
 

@@ -32,6 +32,8 @@ type ProjectInput struct {
 	Name         string
 	Description  string
 	Environments []EnvironmentInput // nil means DefaultEnvironments
+	// ClientVisibleDefault is whether new flags are client-visible (nil: true).
+	ClientVisibleDefault *bool
 }
 
 func validateKeyAndName(v *errs.Validation, prefix string, key, name *string) {
@@ -77,7 +79,8 @@ func (in *ProjectInput) validate(v *errs.Validation) {
 }
 
 func projectView(p *models.Project) map[string]any {
-	return map[string]any{"id": p.ID, "key": p.Key, "name": p.Name, "description": p.Description, "version": p.Version}
+	return map[string]any{"id": p.ID, "key": p.Key, "name": p.Name, "description": p.Description,
+		"client_visible_default": p.ClientVisibleDefault, "version": p.Version}
 }
 
 // resolve finds a project the scope may see; a project-bound API key sees only its own.
@@ -132,7 +135,7 @@ func (p *Projects) create(tx *gorm.DB, sc Scope, in ProjectInput) (*models.Proje
 	}
 	now := p.s.now()
 	proj := &models.Project{ID: models.NewID(), OrgID: sc.OrgID, Key: in.Key, Name: in.Name, Description: in.Description,
-		CreatedAt: now, UpdatedAt: now, Version: 1}
+		ClientVisibleDefault: in.ClientVisibleDefault == nil || *in.ClientVisibleDefault, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := models.Create(tx, fmt.Sprintf("project %q", in.Key), proj); err != nil {
 		return nil, err
 	}
@@ -170,12 +173,20 @@ func nameAndDescription(v *errs.Validation, name, description *string) map[strin
 type ProjectPatch struct {
 	Name        *string
 	Description *string
+	// ClientVisibleDefault changes whether new flags are client-visible (existing flags keep theirs).
+	ClientVisibleDefault *bool
 }
 
 // Update changes a project's name or description.
 func (p *Projects) Update(ctx context.Context, sc Scope, ref string, patch ProjectPatch, ifMatch int64) (*models.Project, error) {
+	if err := projectWide(sc, "change the project"); err != nil {
+		return nil, err
+	}
 	var v errs.Validation
 	fields := nameAndDescription(&v, patch.Name, patch.Description)
+	if patch.ClientVisibleDefault != nil {
+		fields["client_visible_default"] = *patch.ClientVisibleDefault
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -199,10 +210,16 @@ func (p *Projects) Update(ctx context.Context, sc Scope, ref string, patch Proje
 
 // Delete removes a project with its environments and everything in them; confirm must be its key.
 func (p *Projects) Delete(ctx context.Context, sc Scope, ref, confirm string) error {
-	defer p.s.cache.Invalidate(ctx, "sdkkey:")
+	if err := projectWide(sc, "delete the project"); err != nil {
+		return err
+	}
 	return p.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, err := p.resolve(tx, sc, ref)
 		if err != nil {
+			return err
+		}
+		afterCommit(tx, func(ctx context.Context) { p.s.changed(ctx, sc.OrgID, proj.ID) }) // its SDK keys stop working
+		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil {                  // after every configuration write under way
 			return err
 		}
 		if confirm != proj.Key {
@@ -328,6 +345,9 @@ func (e *Environments) List(ctx context.Context, sc Scope, projectRef string, op
 
 // Create adds an environment (with fresh SDK keys) to a project.
 func (e *Environments) Create(ctx context.Context, sc Scope, projectRef string, in EnvironmentInput) (*Environment, error) {
+	if err := projectWide(sc, "create an environment"); err != nil {
+		return nil, err
+	}
 	var v errs.Validation
 	in.validate(&v, "")
 	if err := v.Err(); err != nil {
@@ -337,6 +357,9 @@ func (e *Environments) Create(ctx context.Context, sc Scope, projectRef string, 
 	err := e.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, err := e.s.Projects.resolve(tx, sc, projectRef)
 		if err != nil {
+			return err
+		}
+		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil { // it configures every flag of the project
 			return err
 		}
 		env, err := e.create(tx, sc, proj, in)
@@ -365,6 +388,7 @@ func (e *Environments) create(tx *gorm.DB, sc Scope, proj *models.Project, in En
 			return nil, err
 		}
 	}
+	afterCommit(tx, func(ctx context.Context) { e.s.changed(ctx, sc.OrgID, proj.ID) }) // every node learns the keys
 	// Existing flags get a configuration here too: DRAFT, serving their off variation.
 	var flags []models.Flag
 	if err := tx.Where("org_id = ? AND project_id = ?", sc.OrgID, proj.ID).Find(&flags).Error; err != nil {
@@ -430,10 +454,13 @@ func (e *Environments) Update(ctx context.Context, sc Scope, projectRef, ref str
 
 // Delete removes an environment and everything in it; confirm must be its key.
 func (e *Environments) Delete(ctx context.Context, sc Scope, projectRef, ref, confirm string) error {
-	defer e.s.cache.Invalidate(ctx, "sdkkey:")
 	return e.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, env, err := e.resolve(tx, sc, projectRef, ref)
 		if err != nil {
+			return err
+		}
+		afterCommit(tx, func(ctx context.Context) { e.s.changed(ctx, sc.OrgID, proj.ID) }) // its SDK keys stop working
+		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil {                  // after every configuration write under way
 			return err
 		}
 		if confirm != env.Key {
@@ -455,7 +482,8 @@ type RotateInput struct {
 // MaxGracePeriod bounds how long a rotated key may keep working.
 const MaxGracePeriod = 30 * 24 * time.Hour
 
-// RotateKeys replaces an environment's SDK keys. The old key works until the grace period ends.
+// RotateKeys replaces an environment's SDK keys. The old key works until the grace period ends;
+// keys from earlier rotations end then too if their own grace would last longer.
 func (e *Environments) RotateKeys(ctx context.Context, sc Scope, projectRef, ref string, in RotateInput) (*Environment, error) {
 	var v errs.Validation
 	kinds := []string{models.SDKServer, models.SDKClient}
@@ -473,15 +501,15 @@ func (e *Environments) RotateKeys(ctx context.Context, sc Scope, projectRef, ref
 		return nil, err
 	}
 	var out *Environment
-	defer e.s.cache.Invalidate(ctx, "sdkkey:")
 	err := e.s.tx(ctx, func(tx *gorm.DB) error {
 		proj, env, err := e.resolve(tx, sc, projectRef, ref)
 		if err != nil {
 			return err
 		}
+		afterCommit(tx, func(ctx context.Context) { e.s.changed(ctx, sc.OrgID, proj.ID) }) // every node learns the keys
 		now := e.s.now()
 		for _, kind := range kinds {
-			if err := models.ExpireCurrentSDKKey(tx, env.ID, kind, now.Add(in.GracePeriod)); err != nil {
+			if err := models.ExpireSDKKeys(tx, env.ID, kind, now.Add(in.GracePeriod)); err != nil {
 				return err
 			}
 			if err := models.Create(tx, "sdk key", newSDKKey(env, kind, now)); err != nil {
@@ -497,27 +525,4 @@ func (e *Environments) RotateKeys(ctx context.Context, sc Scope, projectRef, ref
 			map[string]any{"kinds": kinds, "grace_period": in.GracePeriod.String()})
 	})
 	return out, err
-}
-
-// SDKKeyInfo is what an SDK key opens: exactly one environment.
-type SDKKeyInfo struct {
-	Key           models.SDKKey
-	OrgID         string
-	ProjectID     string
-	EnvironmentID string
-}
-
-// ResolveSDKKey finds the environment an SDK key opens, refusing expired keys.
-func (e *Environments) ResolveSDKKey(ctx context.Context, raw string) (*SDKKeyInfo, error) {
-	if !IsSDKKey(raw) {
-		return nil, errs.Unauthorizedf("an SDK key is required")
-	}
-	k, err := models.SDKKeyByKey(e.s.db.WithContext(ctx), raw)
-	if err != nil {
-		return nil, errs.Unauthorizedf("the SDK key is not valid")
-	}
-	if k.ExpiresAt != nil && !e.s.now().Before(*k.ExpiresAt) {
-		return nil, errs.Unauthorizedf("the SDK key has expired")
-	}
-	return &SDKKeyInfo{Key: *k, OrgID: k.OrgID, ProjectID: k.ProjectID, EnvironmentID: k.EnvironmentID}, nil
 }

@@ -8,9 +8,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // Scheduler puts rollout stages on the job queue and takes them off. The jobs package implements
@@ -20,8 +20,23 @@ type Scheduler interface {
 	UnscheduleStages(ctx context.Context, planID string, positions []int) error
 }
 
-// SetScheduler connects the job queue. Without one, plans can be edited but not started.
-func (s *Services) SetScheduler(sch Scheduler) { s.scheduler = sch }
+// SetScheduler connects the job queue (or, with nil, disconnects it). Without one, plans can be
+// edited but not started.
+func (s *Services) SetScheduler(sch Scheduler) {
+	if sch == nil {
+		s.scheduler.Store(nil)
+		return
+	}
+	s.scheduler.Store(&sch)
+}
+
+// queue is the connected job queue, or nil.
+func (s *Services) queue() Scheduler {
+	if p := s.scheduler.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Rollouts runs scheduled rollout plans: ordered stages that raise a flag's rollout over time.
 type Rollouts struct{ s *Services }
@@ -125,6 +140,19 @@ func (ro *Rollouts) configOf(db *gorm.DB, sc Scope, projectRef, flagRef, envRef 
 	return ro.s.Flags.resolveConfig(db, sc, projectRef, flagRef, envRef)
 }
 
+// lockedConfigOf loads a configuration for a change to its plan, first taking the project's lock
+// (models.LockProject), so plan changes queue behind every other write to the project.
+func (ro *Rollouts) lockedConfigOf(tx *gorm.DB, sc Scope, projectRef, flagRef, envRef string) (*Config, error) {
+	cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+	if err != nil {
+		return nil, err
+	}
+	if err := models.LockProject(tx, sc.OrgID, cfg.Flag.ProjectID); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
 // Get returns the plan of a flag in an environment.
 func (ro *Rollouts) Get(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) (*Plan, error) {
 	db := ro.s.db.WithContext(ctx)
@@ -143,7 +171,7 @@ func (ro *Rollouts) Get(ctx context.Context, sc Scope, projectRef, flagRef, envR
 func (ro *Rollouts) Put(ctx context.Context, sc Scope, projectRef, flagRef, envRef string, in PlanInput) (*Plan, error) {
 	var out *Plan
 	err := ro.s.tx(ctx, func(tx *gorm.DB) error {
-		cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+		cfg, err := ro.lockedConfigOf(tx, sc, projectRef, flagRef, envRef)
 		if err != nil {
 			return err
 		}
@@ -186,7 +214,7 @@ func (ro *Rollouts) Put(ctx context.Context, sc Scope, projectRef, flagRef, envR
 // Delete removes a plan that is not running or paused.
 func (ro *Rollouts) Delete(ctx context.Context, sc Scope, projectRef, flagRef, envRef string) error {
 	return ro.s.tx(ctx, func(tx *gorm.DB) error {
-		cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+		cfg, err := ro.lockedConfigOf(tx, sc, projectRef, flagRef, envRef)
 		if err != nil {
 			return err
 		}
@@ -204,15 +232,16 @@ func (ro *Rollouts) Delete(ctx context.Context, sc Scope, projectRef, flagRef, e
 	})
 }
 
-// transition changes a plan's state in a transaction, computing due times, and afterwards puts
-// the remaining stages on the queue or takes them off.
+// transition changes a plan's state in a transaction, computing due times, and records in the same
+// transaction that the job queue must follow (the outbox, see requestSync): the queue being down
+// never fails the change, and never loses it.
 func (ro *Rollouts) transition(ctx context.Context, sc Scope, projectRef, flagRef, envRef, verb string) (*Plan, error) {
-	if ro.s.scheduler == nil && (verb == "start" || verb == "resume") {
+	if ro.s.queue() == nil && (verb == "start" || verb == "resume") {
 		return nil, errs.Conflictf("no job queue is connected to this server: plans cannot run")
 	}
 	var out *Plan
 	err := ro.s.tx(ctx, func(tx *gorm.DB) error {
-		cfg, err := ro.configOf(tx, sc, projectRef, flagRef, envRef)
+		cfg, err := ro.lockedConfigOf(tx, sc, projectRef, flagRef, envRef)
 		if err != nil {
 			return err
 		}
@@ -227,6 +256,7 @@ func (ro *Rollouts) transition(ctx context.Context, sc Scope, projectRef, flagRe
 		before := planView(p)
 		now := ro.s.now()
 		fields := map[string]any{}
+		action := models.OutboxSchedule
 		switch verb {
 		case "start":
 			if p.State != models.PlanDraft {
@@ -235,61 +265,38 @@ func (ro *Rollouts) transition(ctx context.Context, sc Scope, projectRef, flagRe
 			if st := engine.Status(cfg.Status); !st.Serving() {
 				return errs.Conflictf("the flag is %s here; a plan needs it ACTIVE or ENABLED", st)
 			}
-			for i := range p.Stages {
-				due := now
-				if p.Stages[i].At != nil {
-					due = *p.Stages[i].At
-				} else if p.Stages[i].AfterSeconds != nil {
-					due = now.Add(time.Duration(*p.Stages[i].AfterSeconds) * time.Second)
-				}
-				p.Stages[i].DueAt = &due
-			}
+			startDues(p.Stages, now)
 			fields["state"], fields["started_at"], fields["reason"] = models.PlanRunning, now, ""
 		case "pause":
 			if p.State != models.PlanRunning {
 				return errs.Conflictf("only a RUNNING plan can pause; this one is %s", p.State)
 			}
 			fields["state"], fields["paused_at"] = models.PlanPaused, now
+			action = models.OutboxUnschedule
 		case "resume":
 			if p.State != models.PlanPaused {
 				return errs.Conflictf("only a PAUSED plan can resume; this one is %s", p.State)
 			}
-			// after-stages keep their spacing from the last applied stage, counted from now;
-			// at-stages keep their time, and overdue ones run at once, in order.
-			var base int64
-			for _, s := range p.Stages {
-				if s.AppliedAt != nil && s.AfterSeconds != nil {
-					base = *s.AfterSeconds
-				}
-			}
-			for i := range p.Stages {
-				s := &p.Stages[i]
-				if s.AppliedAt != nil {
-					continue
-				}
-				due := now
-				if s.At != nil && s.At.After(now) {
-					due = *s.At
-				} else if s.AfterSeconds != nil {
-					due = now.Add(time.Duration(*s.AfterSeconds-base) * time.Second)
-				}
-				s.DueAt = &due
-			}
+			resumeDues(p, now)
 			fields["state"], fields["paused_at"], fields["reason"] = models.PlanRunning, nil, ""
 		case "cancel":
 			if p.State != models.PlanRunning && p.State != models.PlanPaused && p.State != models.PlanDraft {
 				return errs.Conflictf("the plan is already %s", p.State)
 			}
 			fields["state"], fields["finished_at"] = models.PlanCancelled, now
+			action = models.OutboxUnschedule
 		}
 		if _, err := models.UpdateVersioned(tx, models.Versioned{Table: "rollout_plans", What: "rollout plan", OrgID: sc.OrgID,
 			ID: p.ID, Current: p.Version}, now, fields); err != nil {
 			return err
 		}
 		for _, s := range p.Stages {
-			if err := tx.Model(&models.RolloutStage{}).Where("id = ?", s.ID).Update("due_at", s.DueAt).Error; err != nil {
-				return models.Translate(err, "rollout stage")
+			if err := models.SetStageDue(tx, s.ID, s.DueAt); err != nil {
+				return err
 			}
+		}
+		if err := ro.requestSync(tx, p.OrgID, p.ID, action); err != nil {
+			return err
 		}
 		after, err := models.PlanByID(tx, p.ID, false)
 		if err != nil {
@@ -302,31 +309,84 @@ func (ro *Rollouts) transition(ctx context.Context, sc Scope, projectRef, flagRe
 	if err != nil {
 		return nil, err
 	}
-	return out, ro.sync(ctx, &out.RolloutPlan)
+	return out, nil
 }
 
-// sync makes the queue match a plan: its unapplied stages scheduled while it runs, none otherwise.
-func (ro *Rollouts) sync(ctx context.Context, p *models.RolloutPlan) error {
-	if ro.s.scheduler == nil {
-		return nil
-	}
-	var pending []int
-	for _, s := range p.Stages {
-		if s.AppliedAt == nil {
-			pending = append(pending, s.Position)
+// startDues sets every stage's due time from the start: its time, or its delay after the start,
+// and never before the stage before it.
+func startDues(stages []models.RolloutStage, start time.Time) {
+	prev := start
+	for i := range stages {
+		due := start
+		if s := stages[i]; s.At != nil {
+			due = *s.At
+		} else if s.AfterSeconds != nil {
+			due = start.Add(time.Duration(*s.AfterSeconds) * time.Second)
 		}
+		if due.Before(prev) {
+			due = prev
+		}
+		stages[i].DueAt, prev = &due, due
 	}
-	if p.State != models.PlanRunning {
-		return ro.s.scheduler.UnscheduleStages(ctx, p.ID, pending)
+}
+
+// resumeDues sets the due times of a resumed plan's remaining stages. The next one waits what it
+// had left to wait after the last applied stage, counted from now (an at stage: its time, or now
+// if that passed); each later one keeps its planned gap from the one before (see respace).
+func resumeDues(p *models.RolloutPlan, now time.Time) {
+	prevDue := now
+	if p.StartedAt != nil {
+		prevDue = *p.StartedAt
 	}
-	for _, s := range p.Stages {
-		if s.AppliedAt == nil && s.DueAt != nil {
-			if err := ro.s.scheduler.ScheduleStage(ctx, p.ID, s.Position, *s.DueAt); err != nil {
-				return fmt.Errorf("schedule stage %d: %w", s.Position, err)
+	for i := range p.Stages {
+		s := &p.Stages[i]
+		if s.AppliedAt != nil {
+			if s.DueAt != nil {
+				prevDue = *s.DueAt
+			}
+			continue
+		}
+		if s.DueAt == nil {
+			startDues(p.Stages[i:], now)
+			return
+		}
+		old := *s.DueAt
+		due := now.Add(max(0, old.Sub(prevDue)))
+		if s.At != nil {
+			due = now
+			if s.At.After(now) {
+				due = *s.At
 			}
 		}
+		s.DueAt = &due
+		respace(p.Stages[i+1:], old, due)
+		return
 	}
-	return nil
+}
+
+// respace moves the due times of stages (the ones after a stage that was due at prevOld and now
+// applies, or is due, at prevNew) so that each keeps the gap it was planned to have after the one
+// before: an after stage waits exactly that gap, an at stage its time but never less than that gap.
+// It reports whether any due time changed.
+func respace(stages []models.RolloutStage, prevOld, prevNew time.Time) bool {
+	changed := false
+	for i := range stages {
+		s := &stages[i]
+		if s.AppliedAt != nil || s.DueAt == nil {
+			continue
+		}
+		old := *s.DueAt
+		due := prevNew.Add(max(0, old.Sub(prevOld)))
+		if s.At != nil && s.At.After(due) {
+			due = *s.At
+		}
+		if !due.Equal(old) {
+			s.DueAt = &due
+			changed = true
+		}
+		prevOld, prevNew = old, due
+	}
+	return changed
 }
 
 // Start, Pause, Resume and Cancel move a plan.
@@ -349,45 +409,87 @@ func (ro *Rollouts) Cancel(ctx context.Context, sc Scope, projectRef, flagRef, e
 	return ro.transition(ctx, sc, projectRef, flagRef, envRef, "cancel")
 }
 
-// ApplyStage applies a plan's stage (and any earlier one not yet applied, in order) if the plan
-// is still running. Idempotent: a retried or duplicated task changes nothing twice. It reports
-// how many stages it applied.
+// ApplyStage applies the next stage of a running plan now, if position is at or beyond it: the
+// caller decided it is due (Reconcile, a test acting as the worker). Stage tasks use
+// ApplyQueuedStage. It reports how many stages it applied (0 or 1).
 func (ro *Rollouts) ApplyStage(ctx context.Context, planID string, position int) (int, error) {
+	return ro.applyStage(ctx, planID, position, nil)
+}
+
+// ApplyQueuedStage is ApplyStage for a stage task queued for a time (zero: unknown, the current
+// time counts). The next stage applies only if it is due by then: a task queued before the stage
+// was moved later (see respace) finds it not due, and has it queued again for its new time.
+func (ro *Rollouts) ApplyQueuedStage(ctx context.Context, planID string, position int, queuedFor time.Time) (int, error) {
+	return ro.applyStage(ctx, planID, position, &queuedFor)
+}
+
+// applyStage applies the next stage of a running plan, one stage at a time. Nothing happens when
+// the plan is not running or the stage is already applied, so a retried or duplicated task changes
+// nothing twice. With queuedFor, the next stage must be due by then (or by now, if later). Applying
+// a stage late (after an outage, or by Reconcile) moves every later stage by as much, so each keeps
+// its planned gap after the one before and two stages never apply at the same instant.
+func (ro *Rollouts) applyStage(ctx context.Context, planID string, position int, queuedFor *time.Time) (int, error) {
 	applied := 0
 	var projectID, orgID string
 	err := ro.s.tx(ctx, func(tx *gorm.DB) error {
-		p, err := models.PlanByID(tx, planID, true)
+		applied = 0
+		p, err := models.LockPlanForWrite(tx, planID)
+		if errs.KindOf(err) == errs.NotFound {
+			return nil // deleted with its flag, environment or project: nothing left to do
+		}
 		if err != nil {
 			return err
 		}
 		if p.State != models.PlanRunning {
 			return nil
 		}
-		projectID, orgID = p.ProjectID, p.OrgID
-		sc := Scope{OrgID: p.OrgID, Principal: &Principal{Kind: PrincipalSystem, Name: "rollout plan"}}
-		now := ro.s.now()
-		for _, s := range p.Stages {
-			if s.Position > position {
+		next := -1
+		for i, s := range p.Stages {
+			if s.AppliedAt == nil {
+				next = i
 				break
 			}
-			if s.AppliedAt != nil {
-				continue
-			}
-			if err := ro.applyOne(tx, sc, p, s, now); err != nil {
-				return err
-			}
-			applied++
 		}
-		last := p.Stages[len(p.Stages)-1]
-		if applied > 0 && position >= last.Position {
-			fields := map[string]any{"state": models.PlanCompleted, "finished_at": now}
-			if _, err := models.UpdateVersioned(tx, models.Versioned{Table: "rollout_plans", What: "rollout plan", OrgID: p.OrgID,
-				ID: p.ID, Current: p.Version}, now, fields); err != nil {
-				return err
+		if next < 0 || position < p.Stages[next].Position {
+			return nil
+		}
+		now := ro.s.now()
+		stage := p.Stages[next]
+		if queuedFor != nil && stage.DueAt != nil && stage.DueAt.After(laterOf(now, *queuedFor)) {
+			return ro.requestSync(tx, p.OrgID, p.ID, models.OutboxSchedule) // moved later since this task was queued
+		}
+		projectID, orgID = p.ProjectID, p.OrgID
+		sc := Scope{OrgID: p.OrgID, Principal: &Principal{Kind: PrincipalSystem, Name: "rollout plan"}}
+		if err := ro.applyOne(tx, sc, p, stage, now); err != nil {
+			return err
+		}
+		p.Stages[next].AppliedAt = &now
+		applied = 1
+		fields := map[string]any{}
+		moved := false
+		if last := next == len(p.Stages)-1; last {
+			fields["state"], fields["finished_at"] = models.PlanCompleted, now
+		} else if stage.DueAt != nil {
+			moved = respace(p.Stages[next+1:], *stage.DueAt, laterOf(now, *stage.DueAt))
+			for _, s := range p.Stages[next+1:] {
+				if err := models.SetStageDue(tx, s.ID, s.DueAt); err != nil {
+					return err
+				}
 			}
-			if p.MarkRolledOut && last.Weight == engine.BucketScale {
+		}
+		if _, err := models.UpdateVersioned(tx, models.Versioned{Table: "rollout_plans", What: "rollout plan", OrgID: p.OrgID,
+			ID: p.ID, Current: p.Version}, now, fields); err != nil {
+			return err
+		}
+		if fields["state"] == models.PlanCompleted {
+			if last := p.Stages[len(p.Stages)-1]; p.MarkRolledOut && last.Weight == engine.BucketScale {
 				return ro.markRolledOut(tx, sc, p)
 			}
+			return nil
+		}
+		if moved || position != stage.Position {
+			// Later stages moved, or this task stood for a later stage that has yet to run: queue it again.
+			return ro.requestSync(tx, p.OrgID, p.ID, models.OutboxSchedule)
 		}
 		return nil
 	})
@@ -395,6 +497,13 @@ func (ro *Rollouts) ApplyStage(ctx context.Context, planID string, position int)
 		ro.s.changed(ctx, orgID, projectID)
 	}
 	return applied, err
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // loadConfig loads a configuration for a write, taking its locks (see Flags.lockedConfig).
@@ -415,17 +524,10 @@ func (ro *Rollouts) loadConfig(tx *gorm.DB, orgID, configID string) (*Config, er
 	return &Config{Flag: f, Environment: *env, FlagConfig: c}, nil
 }
 
-// serveWeight is the fallthrough giving weight thousandths the plan's variation, the rest the default.
+// serveWeight is the fallthrough giving weight thousandths the plan's variation, the rest what a
+// percentage rollout gives everyone else (false, for a boolean flag).
 func serveWeight(cfg *Config, variation string, weight int) engine.Serve {
-	on := variation
-	if on == "" {
-		on = cfg.OnVariation
-	}
-	if on == "" {
-		on = onVariation(&cfg.Flag)
-	}
-	return engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{
-		{Variation: on, Weight: weight}, {Variation: cfg.DefaultVariation, Weight: engine.BucketScale - weight}}}}
+	return PercentageServe(&cfg.Flag, &cfg.FlagConfig, variation, weight)
 }
 
 func (ro *Rollouts) applyOne(tx *gorm.DB, sc Scope, p *models.RolloutPlan, s models.RolloutStage, now time.Time) error {
@@ -494,23 +596,21 @@ func (ro *Rollouts) pauseForManualEdit(tx *gorm.DB, sc Scope, cfg *Config) (stri
 		planView(p), map[string]any{"state": models.PlanPaused, "reason": reason}); err != nil {
 		return "", nil, err
 	}
+	if err := ro.requestSync(tx, p.OrgID, p.ID, models.OutboxUnschedule); err != nil {
+		return "", nil, err
+	}
 	p.State = models.PlanPaused
 	return "the running rollout plan was paused because its rollout was edited by hand; resume it to continue", p, nil
 }
 
-// Reconcile applies stages that are overdue by more than grace on running plans: a safety net for
-// a task lost with a Redis that kept nothing, or never scheduled because the queue was down.
+// Reconcile applies the next stage of every running plan whose next stage is overdue by more than
+// grace: a safety net for a task lost with a Redis that kept nothing, or never queued because the
+// queue was down. It applies one stage per plan (the later ones move, see ApplyStage, and are
+// queued again), so a plan never jumps several stages at once.
 func (ro *Rollouts) Reconcile(ctx context.Context, grace time.Duration) (int, error) {
-	var due []struct {
-		PlanID   string
-		Position int
-	}
-	err := ro.s.db.WithContext(ctx).Table("rollout_stages").Select("rollout_stages.plan_id, MAX(rollout_stages.position) AS position").
-		Joins("JOIN rollout_plans ON rollout_plans.id = rollout_stages.plan_id").
-		Where("rollout_plans.state = ? AND rollout_stages.applied_at IS NULL AND rollout_stages.due_at < ?", models.PlanRunning, ro.s.now().Add(-grace)).
-		Group("rollout_stages.plan_id").Scan(&due).Error
+	due, err := models.OverdueStages(ro.s.db.WithContext(ctx), ro.s.now().Add(-grace))
 	if err != nil {
-		return 0, models.Translate(err, "rollout stages")
+		return 0, err
 	}
 	total := 0
 	for _, d := range due {

@@ -8,9 +8,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // Segments manages a project's reusable audiences.
@@ -53,6 +53,9 @@ func (sg *Segments) validate(tx *gorm.DB, sc Scope, projectID string, seg *model
 
 // Create adds a segment to a project.
 func (sg *Segments) Create(ctx context.Context, sc Scope, projectRef string, in SegmentInput) (*models.Segment, error) {
+	if err := projectWide(sc, "create a segment"); err != nil {
+		return nil, err
+	}
 	var v errs.Validation
 	validateKeyAndName(&v, "", &in.Key, &in.Name)
 	if len(in.Description) > 2000 {
@@ -68,6 +71,9 @@ func (sg *Segments) Create(ctx context.Context, sc Scope, projectRef string, in 
 	err := sg.s.tx(ctx, func(tx *gorm.DB) error {
 		p, err := sg.s.Projects.resolve(tx, sc, projectRef)
 		if err != nil {
+			return err
+		}
+		if err := models.LockProject(tx, sc.OrgID, p.ID); err != nil {
 			return err
 		}
 		seg.ProjectID = p.ID
@@ -98,6 +104,22 @@ func (sg *Segments) resolve(db *gorm.DB, sc Scope, projectRef, ref string) (*mod
 	return p, seg, err
 }
 
+// lockedResolve resolves a segment for a change, after taking its project's lock: a segment's
+// checks (is it used? do the segments it refers to exist?) and the rules of flag configurations,
+// checked against the segments under the same lock, cannot both pass on a state the other is
+// changing (a segment deleted while a rule that uses it is saved).
+func (sg *Segments) lockedResolve(tx *gorm.DB, sc Scope, projectRef, ref string) (*models.Project, *models.Segment, error) {
+	p, err := sg.s.Projects.resolve(tx, sc, projectRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := models.LockProject(tx, sc.OrgID, p.ID); err != nil {
+		return nil, nil, err
+	}
+	seg, err := models.SegmentByRef(tx, sc.OrgID, p.ID, ref)
+	return p, seg, err
+}
+
 // Get returns a segment.
 func (sg *Segments) Get(ctx context.Context, sc Scope, projectRef, ref string) (*models.Segment, error) {
 	_, seg, err := sg.resolve(sg.s.db.WithContext(ctx), sc, projectRef, ref)
@@ -124,6 +146,9 @@ func (sg *Segments) List(ctx context.Context, sc Scope, projectRef string, opt L
 
 // Update changes a segment; every flag using it is re-evaluated (its environments' snapshots rebuilt).
 func (sg *Segments) Update(ctx context.Context, sc Scope, projectRef, ref string, patch SegmentPatch, ifMatch int64) (*models.Segment, error) {
+	if err := projectWide(sc, "change a segment"); err != nil {
+		return nil, err
+	}
 	var v errs.Validation
 	fields := nameAndDescription(&v, patch.Name, patch.Description)
 	if err := v.Err(); err != nil {
@@ -131,7 +156,7 @@ func (sg *Segments) Update(ctx context.Context, sc Scope, projectRef, ref string
 	}
 	var out *models.Segment
 	err := sg.s.tx(ctx, func(tx *gorm.DB) error {
-		p, before, err := sg.resolve(tx, sc, projectRef, ref)
+		p, before, err := sg.lockedResolve(tx, sc, projectRef, ref)
 		if err != nil {
 			return err
 		}
@@ -183,9 +208,12 @@ func referencesSegment(conds []engine.Condition, key string) bool {
 
 // Delete removes a segment no rule or segment uses; otherwise 409 names who uses it.
 func (sg *Segments) Delete(ctx context.Context, sc Scope, projectRef, ref string) error {
+	if err := projectWide(sc, "delete a segment"); err != nil {
+		return err
+	}
 	var projectID string
 	err := sg.s.tx(ctx, func(tx *gorm.DB) error {
-		p, seg, err := sg.resolve(tx, sc, projectRef, ref)
+		p, seg, err := sg.lockedResolve(tx, sc, projectRef, ref)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,8 +76,11 @@ type Services struct {
 	clock clock.Clock
 	log   *slog.Logger
 	cache *Cache
-	// scheduler puts rollout stages on the job queue (set by the process that has one).
-	scheduler Scheduler
+	// scheduler puts rollout stages on the job queue (set by the process that has one, at any time).
+	scheduler atomic.Pointer[Scheduler]
+	// pending tells how many evaluations of a configuration this node counted and not yet recorded.
+	pending atomic.Pointer[func(configID string) int64]
+	wg      sync.WaitGroup // the background goroutines Start runs
 
 	Auth         *Auth
 	Orgs         *Orgs
@@ -86,7 +92,7 @@ type Services struct {
 	Housekeeping *Housekeeping
 	Flags        *Flags
 	Segments     *Segments
-	Snapshots    *Snapshots
+	Source       *Source
 	Simple       *Simple
 	Rollouts     *Rollouts
 	Guards       *Guards
@@ -114,7 +120,7 @@ func New(d Deps) *Services {
 	s.Housekeeping = &Housekeeping{s: s}
 	s.Flags = &Flags{s: s}
 	s.Segments = &Segments{s: s}
-	s.Snapshots = newSnapshots(s)
+	s.Source = &Source{s: s}
 	s.Simple = &Simple{s: s}
 	s.Rollouts = &Rollouts{s: s}
 	s.Guards = &Guards{s: s}
@@ -124,20 +130,41 @@ func New(d Deps) *Services {
 }
 
 // Start runs the background parts of the services (cache invalidation and configuration change
-// listeners, flushers) until ctx ends. It returns once Redis confirmed both subscriptions (or 2 s
-// passed), so no notice published afterwards is missed.
+// listeners, flushers) until ctx ends; Close waits for them. It returns once Redis confirmed both
+// subscriptions (or 2 s passed), so no notice published afterwards is missed.
 func (s *Services) Start(ctx context.Context) {
 	invalidations := subscribe(ctx, s.rdb, s.cache.channel)
 	changes := subscribe(ctx, s.rdb, s.changesChannel())
-	go s.cache.listen(ctx, invalidations)
-	go s.APIKeys.flushLoop(ctx)
-	go s.Snapshots.run(ctx, changes, 10*time.Second)
+	for _, run := range []func(context.Context){
+		func(ctx context.Context) { s.cache.listen(ctx, invalidations) },
+		s.cache.heartbeat,
+		s.APIKeys.flushLoop,
+		func(ctx context.Context) { s.Source.listenChanges(ctx, changes) },
+	} {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			run(ctx)
+		}()
+	}
 }
 
-// Close flushes what is buffered in memory.
+// Close waits for the background goroutines (their ctx must have ended) and flushes what is
+// buffered in memory.
 func (s *Services) Close(ctx context.Context) {
+	s.wg.Wait()
 	s.APIKeys.flush(ctx)
-	s.Snapshots.Flush(ctx)
+}
+
+// SetPendingEvaluations tells the services how to learn the evaluations this node's data plane
+// counted and has not recorded yet (status events report them).
+func (s *Services) SetPendingEvaluations(fn func(configID string) int64) { s.pending.Store(&fn) }
+
+func (s *Services) pendingEvaluations(configID string) int64 {
+	if fn := s.pending.Load(); fn != nil {
+		return (*fn)(configID)
+	}
+	return 0
 }
 
 func gormExpr(expr string, args ...any) any { return gorm.Expr(expr, args...) }
@@ -145,9 +172,61 @@ func gormExpr(expr string, args ...any) any { return gorm.Expr(expr, args...) }
 // now is the current UTC time, truncated to microseconds (what both databases keep).
 func (s *Services) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
-// tx runs fn in one database transaction.
+// maxTxAttempts bounds how many times tx runs a transaction that Postgres aborted to break a
+// deadlock or a serialization conflict.
+const maxTxAttempts = 5
+
+// tx runs fn in one database transaction. A transaction Postgres aborted to break a deadlock
+// (40P01) or a serialization conflict (40001) runs again from the start, up to maxTxAttempts times
+// in all, after a jittered pause, unless ctx ends first; fn must therefore set everything it hands
+// out afresh on each run. Work fn registers with afterCommit runs once, after the run that committed.
 func (s *Services) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(ctx).Transaction(fn)
+	for attempt := 1; ; attempt++ {
+		hooks := &commitHooks{}
+		err := s.db.WithContext(context.WithValue(ctx, commitHooksKey{}, hooks)).Transaction(fn)
+		if err == nil {
+			hooks.run(ctx)
+			return nil
+		}
+		if attempt >= maxTxAttempts || !models.Retryable(err) {
+			return err
+		}
+		pause := txBackoff(attempt)
+		s.log.Debug("transaction aborted by the database; running it again", "attempt", attempt, "pause", pause, "err", err)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// txBackoff is the pause before running an aborted transaction again: a random time up to 10 ms
+// doubled per attempt, so the transactions that collided do not collide again in step.
+func txBackoff(attempt int) time.Duration {
+	ceiling := 10 * time.Millisecond << min(attempt, 6)
+	return time.Millisecond + rand.N(ceiling)
+}
+
+// commitHooks is the work registered on one run of a transaction, to do once it committed.
+type commitHooks struct{ fns []func(context.Context) }
+
+type commitHooksKey struct{}
+
+func (h *commitHooks) run(ctx context.Context) {
+	for _, fn := range h.fns {
+		fn(ctx)
+	}
+}
+
+// afterCommit registers fn to run once the transaction tx (opened by Services.tx) committed; it is
+// dropped if the transaction rolls back or is run again. Outside Services.tx it never runs.
+func afterCommit(tx *gorm.DB, fn func(context.Context)) {
+	if h, ok := tx.Statement.Context.Value(commitHooksKey{}).(*commitHooks); ok {
+		h.fns = append(h.fns, fn)
+	}
 }
 
 // audit writes one audit event in tx. before and after are views without secrets.

@@ -3,10 +3,12 @@ package services_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/models"
@@ -75,8 +77,8 @@ func TestConcurrentDemotionsKeepAnAdmin(t *testing.T) {
 	}
 }
 
-// TestConcurrentRefreshUsesATokenOnce: the same refresh token presented twice at once yields one
-// new session, never two.
+// TestConcurrentRefreshUsesATokenOnce: the same refresh token presented several times at once
+// yields one new session (the same new refresh token for every caller), never two.
 func TestConcurrentRefreshUsesATokenOnce(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
@@ -91,24 +93,27 @@ func TestConcurrentRefreshUsesATokenOnce(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		results := make([]error, 4)
+		sessions := make([]string, 4)
 		for i := range results {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, results[i] = env.Svc.Auth.Refresh(ctx, tok.RefreshToken)
+				next, err := env.Svc.Auth.Refresh(ctx, tok.RefreshToken)
+				if results[i] = err; err == nil {
+					sessions[i] = next.RefreshToken
+				}
 			}()
 		}
 		wg.Wait()
-		ok := 0
-		for _, e := range results {
-			if e == nil {
-				ok++
-			} else if errs.KindOf(e) != errs.Unauthorized {
-				t.Fatalf("round %d: unexpected error %v", round, e)
+		distinct := map[string]bool{}
+		for i, e := range results {
+			if e != nil {
+				t.Fatalf("round %d: refresh failed with %v (kind %v)", round, e, errs.KindOf(e))
 			}
+			distinct[sessions[i]] = true
 		}
-		if ok > 1 {
-			t.Fatalf("round %d: one refresh token made %d new sessions", round, ok)
+		if len(distinct) != 1 {
+			t.Fatalf("round %d: one refresh token made %d new sessions", round, len(distinct))
 		}
 	}
 }
@@ -175,3 +180,17 @@ type nopScheduler struct{}
 
 func (*nopScheduler) ScheduleStage(context.Context, string, int, time.Time) error { return nil }
 func (*nopScheduler) UnscheduleStages(context.Context, string, []int) error       { return nil }
+
+// TestBootstrapRefusesACommonAdminPassword: VANE_ADMIN_PASSWORD follows the password policy too; a
+// commonly breached one stops the first start instead of guarding the first ADMIN.
+func TestBootstrapRefusesACommonAdminPassword(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *config.Config) { c.AdminPassword = "password1234" })
+	_, err := env.Svc.Bootstrap(context.Background())
+	if errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), "VANE_ADMIN_PASSWORD") {
+		t.Fatalf("Bootstrap with a common admin password = %v, want a validation error naming VANE_ADMIN_PASSWORD", err)
+	}
+	if n, _ := models.CountUsers(env.DB); n != 0 {
+		t.Errorf("%d users created", n)
+	}
+}

@@ -11,9 +11,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/vanehq/vane/internal/engine"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/models"
+	"github.com/vanehq/vane/sdk/go/engine"
 )
 
 // The simple API manages the flags of one environment in the flat shapes of sources 000
@@ -23,7 +23,10 @@ import (
 //     rollout_percentage rollout; everyone else gets the default;
 //   - without targeting_rules, rollout_percentage is the fallthrough's rollout;
 //   - org_ids and user_ids become one rule each serving "on" (OR across rules), percentage the
-//     fallthrough's rollout; with no rules at all an enabled flag is on for everyone.
+//     fallthrough's rollout; with no rules at all an enabled flag is on for everyone — also when
+//     a flag is created with no targeting of either shape;
+//   - rollout_percentage is always the share of eligible contexts that get "on" (true); the
+//     default value is what everyone else gets (not matching, not serving, errors).
 type Simple struct{ s *Services }
 
 // Rule ids the simple API owns.
@@ -61,6 +64,9 @@ type SimpleFlag struct {
 	Description       string       `json:"description"`
 	Status            string       `json:"status"`
 	Enabled           bool         `json:"enabled"`
+	IsActive          bool         `json:"is_active"` // the same as enabled, under another name
+	DefaultValue      any          `json:"default_value" swaggertype:"object"`
+	ClientVisible     bool         `json:"client_visible"`
 	RolloutPercentage float64      `json:"rollout_percentage"`
 	TargetingRules    []SimpleRule `json:"targeting_rules"`
 	Rules             *SimpleRules `json:"rules"`
@@ -76,7 +82,9 @@ type SimpleInput struct {
 	Name              *string
 	Description       *string
 	Status            *string
-	Enabled           *bool
+	Enabled           *bool // also is_active
+	DefaultValue      json.RawMessage
+	ClientVisible     *bool
 	RolloutPercentage *float64
 	TargetingRules    *[]SimpleRule
 	RulesSet          bool         // "rules" was present (null clears them)
@@ -158,10 +166,7 @@ func idStrings(field string, ids []json.RawMessage) ([]json.RawMessage, error) {
 // simpleTargeting builds the configuration's targeting from the flat input over the current view.
 func simpleTargeting(f *models.Flag, c *models.FlagConfig, cur SimpleFlag, in SimpleInput) (*ConfigPatch, error) {
 	patch := &ConfigPatch{}
-	on, off := c.OnVariation, c.DefaultVariation
-	if on == "" {
-		on = onVariation(f)
-	}
+	on, off := onOf(f, c), c.DefaultVariation
 	if off == "" {
 		off = offVariation(f)
 	}
@@ -230,11 +235,17 @@ func simpleTargeting(f *models.Flag, c *models.FlagConfig, cur SimpleFlag, in Si
 // View renders a flag's configuration in the flat shapes.
 func (sm *Simple) View(f *models.Flag, c *models.FlagConfig, envKey string) SimpleFlag {
 	st := engine.Status(c.Status)
+	enabled := st.Serving() || st == engine.RolledOut
 	out := SimpleFlag{ID: f.ID, Key: f.Key, Name: f.Name, Description: f.Description, Status: c.Status,
-		Enabled: st.Serving() || st == engine.RolledOut, RolloutPercentage: RolloutPercentage(f, c),
+		Enabled: enabled, IsActive: enabled, ClientVisible: f.ClientVisible, RolloutPercentage: RolloutPercentage(f, c),
 		TargetingRules: []SimpleRule{}, Environment: envKey, Version: c.Version, CreatedAt: f.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if f.UpdatedAt.After(out.UpdatedAt) {
 		out.UpdatedAt = f.UpdatedAt
+	}
+	for _, v := range f.Variations {
+		if v.ID == c.DefaultVariation {
+			_ = json.Unmarshal(v.Value, &out.DefaultValue)
+		}
 	}
 	rules := &SimpleRules{}
 	expressible := true
@@ -323,20 +334,46 @@ func (sm *Simple) Environment(ctx context.Context, p *Principal, header string) 
 	return orgID, projectID, envs[0].ID, nil
 }
 
+// SimpleListOptions filter and order the flat list (all optional).
+type SimpleListOptions struct {
+	Status string // any spelling ParseStatus takes
+	Q      string
+	Tag    string
+	Sort   models.FlagSort // key (default), updated_at or evaluations
+	Limit  int             // 0: all
+}
+
 // List returns the environment's flags, flat.
-func (sm *Simple) List(ctx context.Context, sc Scope, projectRef, envRef string) ([]SimpleFlag, error) {
+func (sm *Simple) List(ctx context.Context, sc Scope, projectRef, envRef string, o SimpleListOptions) ([]SimpleFlag, error) {
+	var v errs.Validation
+	if o.Status != "" && !KnownStatus(o.Status) {
+		v.Add("status", "must be one of DRAFT, ACTIVE, ENABLED, DISABLED, PAUSED, ROLLED_OUT, ARCHIVED")
+	}
+	switch o.Sort {
+	case "":
+		o.Sort = models.SortKey
+	case models.SortKey, models.SortUpdatedAt, models.SortEvaluations:
+	default:
+		v.Add("sort", "must be key, updated_at or evaluations")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
 	db := sm.s.db.WithContext(ctx)
-	p, err := sm.s.Projects.resolve(db, sc, projectRef)
+	p, env, err := sm.s.Environments.resolve(db, sc, projectRef, envRef)
 	if err != nil {
 		return nil, err
 	}
-	env, err := models.EnvironmentByRef(db, sc.OrgID, p.ID, envRef)
+	filter := models.FlagFilter{Q: o.Q, Tag: o.Tag, EnvironmentID: env.ID}
+	if o.Status != "" {
+		filter.Status = string(ParseStatus(o.Status))
+	}
+	flags, err := models.ListFlags(db, sc.OrgID, p.ID, filter, o.Sort, models.Page{Limit: o.Limit}, 0)
 	if err != nil {
 		return nil, err
 	}
-	flags, err := models.ListFlags(db, sc.OrgID, p.ID, models.FlagFilter{}, models.SortKey, models.Page{}, 0)
-	if err != nil {
-		return nil, err
+	if o.Limit > 0 && len(flags) > o.Limit {
+		flags = flags[:o.Limit]
 	}
 	ids := make([]string, len(flags))
 	for i := range flags {
@@ -364,19 +401,38 @@ func (sm *Simple) Get(ctx context.Context, sc Scope, projectRef, envRef, ref str
 	return sm.View(&c.Flag, &c.FlagConfig, c.Environment.Key), nil
 }
 
+// defaultVariationFor finds the variation whose value is the requested default value. A boolean
+// flag also takes "true"/"false" as strings (a default value stored as text).
+func defaultVariationFor(f *models.Flag, raw json.RawMessage) (string, error) {
+	var want any
+	if err := json.Unmarshal(raw, &want); err != nil {
+		return "", errs.Field("default_value", "is not valid JSON")
+	}
+	if s, ok := want.(string); ok && f.Type == string(engine.Boolean) {
+		if b, err := strconv.ParseBool(strings.TrimSpace(s)); err == nil {
+			want = b
+		}
+	}
+	var values []string
+	for _, v := range f.Variations {
+		var got any
+		if json.Unmarshal(v.Value, &got) == nil && jsonText(got) == jsonText(want) {
+			return v.ID, nil
+		}
+		values = append(values, string(v.Value))
+	}
+	return "", errs.Field("default_value", "must be one of the flag's values: %s", strings.Join(values, ", "))
+}
+
 // Create makes a flag (in every environment of the project, as always) and configures it in this
 // environment from the flat shape.
 func (sm *Simple) Create(ctx context.Context, sc Scope, projectRef, envRef string, in SimpleInput) (SimpleFlag, error) {
 	db := sm.s.db.WithContext(ctx)
-	p, err := sm.s.Projects.resolve(db, sc, projectRef)
+	p, env, err := sm.s.Environments.resolve(db, sc, projectRef, envRef)
 	if err != nil {
 		return SimpleFlag{}, err
 	}
-	env, err := models.EnvironmentByRef(db, sc.OrgID, p.ID, envRef)
-	if err != nil {
-		return SimpleFlag{}, err
-	}
-	fi := FlagInput{ConfigEnvironment: env.ID}
+	fi := FlagInput{ConfigEnvironment: env.ID, ClientVisible: in.ClientVisible}
 	if in.Key != nil {
 		fi.Key = *in.Key
 	}
@@ -389,7 +445,7 @@ func (sm *Simple) Create(ctx context.Context, sc Scope, projectRef, envRef strin
 	status := engine.Draft
 	switch {
 	case in.Status != nil:
-		status = engine.Status(strings.ToUpper(*in.Status))
+		status = ParseStatus(*in.Status)
 	case in.Enabled != nil && *in.Enabled:
 		status = engine.Enabled
 	}
@@ -397,6 +453,15 @@ func (sm *Simple) Create(ctx context.Context, sc Scope, projectRef, envRef strin
 	// Targeting is built against a provisional flag: the same variations Create will give it.
 	probe := &models.Flag{Type: string(engine.Boolean), Variations: defaultVariations(engine.Boolean)}
 	probeCfg := &models.FlagConfig{DefaultVariation: offVariation(probe), OnVariation: onVariation(probe)}
+	if in.DefaultValue != nil {
+		if probeCfg.DefaultVariation, err = defaultVariationFor(probe, in.DefaultValue); err != nil {
+			return SimpleFlag{}, err
+		}
+		fi.DefaultVariation = probeCfg.DefaultVariation
+	}
+	if in.TargetingRules == nil && in.RolloutPercentage == nil && !in.RulesSet {
+		in.RulesSet = true // no targeting of either shape: on for everyone once it serves
+	}
 	patch, err := simpleTargeting(probe, probeCfg, SimpleFlag{}, in)
 	if err != nil {
 		return SimpleFlag{}, err
@@ -410,25 +475,49 @@ func (sm *Simple) Create(ctx context.Context, sc Scope, projectRef, envRef strin
 }
 
 // Update applies a partial flat update (source 000's PUT, 003's PUT/PATCH) in one transaction.
-func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref string, in SimpleInput) (SimpleFlag, error) {
+func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref string, in SimpleInput, ifMatch int64) (SimpleFlag, error) {
 	var out SimpleFlag
 	var projectID string
 	var patched *Config
 	err := sm.s.tx(ctx, func(tx *gorm.DB) error {
-		cur, err := sm.s.Flags.resolveConfig(tx, sc, projectRef, ref, envRef)
+		cur, err := sm.s.Flags.lockedConfig(tx, sc, projectRef, ref, envRef) // the patch is built from it
 		if err != nil {
 			return err
 		}
 		projectID = cur.Flag.ProjectID
+		if ifMatch > 0 && ifMatch != cur.Version {
+			return errs.StaleVersion("flag configuration", cur.Version)
+		}
 		if in.Key != nil && *in.Key != cur.Flag.Key {
 			return errs.Field("key", "a flag's key cannot change after creation")
 		}
-		if in.Name != nil || in.Description != nil {
-			if _, err := sm.s.Flags.update(tx, sc, projectRef, cur.Flag.ID, FlagPatch{Name: in.Name, Description: in.Description}, 0); err != nil {
+		fp := FlagPatch{ClientVisible: in.ClientVisible}
+		if in.Name != nil && *in.Name != cur.Flag.Name {
+			fp.Name = in.Name
+		}
+		if in.Description != nil && *in.Description != cur.Flag.Description {
+			fp.Description = in.Description
+		}
+		if in.ClientVisible != nil && *in.ClientVisible == cur.Flag.ClientVisible {
+			fp.ClientVisible = nil
+		}
+		if fp != (FlagPatch{}) {
+			if _, err := sm.s.Flags.update(tx, sc, projectRef, cur.Flag.ID, fp, 0); err != nil {
 				return err
 			}
 		}
-		patch, err := simpleTargeting(&cur.Flag, &cur.FlagConfig, sm.View(&cur.Flag, &cur.FlagConfig, cur.Environment.Key), in)
+		// A new default value is what everyone outside the targeting gets from now on: targeting
+		// built in this request uses it, and a fallthrough that served the old default follows it.
+		target := cur.FlagConfig
+		var newDefault *string
+		if in.DefaultValue != nil {
+			id, err := defaultVariationFor(&cur.Flag, in.DefaultValue)
+			if err != nil {
+				return err
+			}
+			target.DefaultVariation, newDefault = id, &id
+		}
+		patch, err := simpleTargeting(&cur.Flag, &target, sm.View(&cur.Flag, &cur.FlagConfig, cur.Environment.Key), in)
 		if err != nil {
 			return err
 		}
@@ -436,11 +525,17 @@ func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref 
 			patch = &ConfigPatch{}
 		}
 		if in.Status != nil {
-			st := engine.Status(strings.ToUpper(*in.Status))
+			st := ParseStatus(*in.Status)
 			patch.Status = &st
 		}
+		if newDefault != nil {
+			patch.DefaultVariation = newDefault
+			if patch.Fallthrough == nil && len(cur.Rules) > 0 && cur.Fallthrough.Rollout == nil && cur.Fallthrough.Variation == cur.DefaultVariation {
+				patch.Fallthrough = &engine.Serve{Variation: *newDefault}
+			}
+		}
 		patch.Enabled = in.Enabled
-		c, err := sm.s.Flags.patchConfig(tx, sc, projectRef, cur.Flag.ID, cur.Environment.ID, *patch, 0)
+		c, err := sm.s.Flags.patchConfig(tx, sc, projectRef, cur.Flag.ID, cur.Environment.ID, *patch, ifMatch)
 		if err != nil {
 			return err
 		}
@@ -463,24 +558,17 @@ func (sm *Simple) Update(ctx context.Context, sc Scope, projectRef, envRef, ref 
 	return out, nil
 }
 
-// ContextFor003 is source 003's context: user and organisation ids, either possibly absent. The key
-// is the user id, or the organisation id when there is no user, so percentages bucket by whichever
-// is known.
-func ContextFor003(userID, orgID string, attrs map[string]any) engine.Context {
-	ctx := engine.Context{}
-	for k, v := range attrs {
-		ctx[k] = v
-	}
-	if orgID != "" {
-		ctx[AttrOrgID] = orgID
-		if _, ok := ctx["organization"]; !ok {
-			ctx["organization"] = map[string]any{"key": orgID}
+// Delete removes a flag (from every environment, as the project API does). With ifMatch, the
+// flag's configuration in this environment must still be at that version.
+func (sm *Simple) Delete(ctx context.Context, sc Scope, projectRef, envRef, ref string, ifMatch int64) error {
+	return sm.s.Flags.delete(ctx, sc, projectRef, ref, func(tx *gorm.DB, f *models.Flag) error {
+		cur, err := sm.s.Flags.resolveConfig(tx, sc, projectRef, f.ID, envRef)
+		if err != nil {
+			return err
 		}
-		ctx["key"] = orgID
-	}
-	if userID != "" {
-		ctx[AttrUserID] = userID
-		ctx["key"] = userID
-	}
-	return ctx
+		if ifMatch > 0 && ifMatch != cur.Version {
+			return errs.StaleVersion("flag configuration", cur.Version)
+		}
+		return nil
+	})
 }

@@ -12,7 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/internal/keys"
+	"github.com/vanehq/vane/internal/netguard"
 	"github.com/vanehq/vane/models"
 )
 
@@ -30,20 +33,24 @@ type Webhooks struct {
 	client *http.Client
 }
 
-// ErrPrivateAddress refuses a delivery to a loopback, private or link-local address.
-var ErrPrivateAddress = errors.New("the webhook URL resolves to a private, loopback or link-local address (VANE_WEBHOOK_ALLOW_PRIVATE=true allows it)")
+// ErrReservedAddress refuses a delivery to an address in a reserved range (internal/netguard).
+var ErrReservedAddress = errors.New("the webhook URL reaches a reserved address (VANE_WEBHOOK_ALLOW_PRIVATE=true allows it)")
+
+// webhookResolveTimeout bounds the name lookup of a webhook's host when it is saved.
+const webhookResolveTimeout = 2 * time.Second
 
 func newWebhooks(s *Services) *Webhooks {
 	allowPrivate := s.cfg.WebhookAllowPrivate
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
+		if allowPrivate {
+			return nil
 		}
-		ip := net.ParseIP(host)
-		if !allowPrivate && (ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-			ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast()) {
-			return ErrPrivateAddress // checked on the address actually dialled, so DNS cannot smuggle one in
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: %q is not an address", ErrReservedAddress, address)
+		}
+		if err := netguard.Check(ap.Addr()); err != nil {
+			return fmt.Errorf("%w: %w", ErrReservedAddress, err) // checked on the address actually dialled, so DNS cannot smuggle one in
 		}
 		return nil
 	}}
@@ -63,11 +70,22 @@ type WebhookInput struct {
 	Active *bool
 }
 
-func validateWebhook(v *errs.Validation, in *WebhookInput) {
-	u, err := url.Parse(in.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(in.URL) > 2000 {
+// validateURL checks a webhook's URL; resolve says to look its host up as well (the URL is new or
+// changed).
+func (wh *Webhooks) validateURL(ctx context.Context, v *errs.Validation, raw string, resolve bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || len(raw) > 2000 {
 		v.Add("url", "must be an http:// or https:// URL")
+	} else if resolve {
+		if msg := wh.checkHost(ctx, u.Hostname()); msg != "" {
+			v.Add("url", "%s", msg)
+		}
 	}
+}
+
+// validateWebhook checks a webhook's fields, defaulting its events.
+func (wh *Webhooks) validateWebhook(ctx context.Context, v *errs.Validation, in *WebhookInput, resolve bool) {
+	wh.validateURL(ctx, v, in.URL, resolve)
 	if len(in.Events) == 0 {
 		in.Events = []string{"feature_flag.*"}
 	}
@@ -81,6 +99,38 @@ func validateWebhook(v *errs.Validation, in *WebhookInput) {
 	}
 }
 
+// checkHost resolves a webhook's host (a literal address is taken as it is) and says why it may not
+// be used: it does not resolve, or an address it resolves to is in a reserved range. The dialer
+// checks again, with the same list, on every delivery.
+func (wh *Webhooks) checkHost(ctx context.Context, host string) string {
+	const refused = "; webhooks may not reach reserved addresses (VANE_WEBHOOK_ALLOW_PRIVATE=true allows them)"
+	literal, err := netip.ParseAddr(host)
+	addrs := []netip.Addr{literal}
+	if err != nil {
+		ctx, cancel := context.WithTimeout(ctx, webhookResolveTimeout)
+		defer cancel()
+		addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil || len(addrs) == 0 {
+			return fmt.Sprintf("the host %q does not resolve", host)
+		}
+	}
+	if wh.s.cfg.WebhookAllowPrivate {
+		return ""
+	}
+	for _, a := range addrs {
+		if !literal.IsValid() {
+			a = a.Unmap() // resolvers answer IPv4 as IPv4-mapped IPv6 at times: name it as the host has it
+		}
+		switch err := netguard.Check(a); {
+		case err != nil && literal.IsValid():
+			return err.Error() + refused
+		case err != nil:
+			return fmt.Sprintf("the host %q resolves to %s: %v%s", host, a, err, refused)
+		}
+	}
+	return ""
+}
+
 func webhookView(w *models.Webhook) map[string]any {
 	return map[string]any{"id": w.ID, "url": w.URL, "events": w.Events, "active": w.Active}
 }
@@ -88,7 +138,7 @@ func webhookView(w *models.Webhook) map[string]any {
 // Create adds a webhook and returns it with its secret (shown once).
 func (wh *Webhooks) Create(ctx context.Context, sc Scope, in WebhookInput) (*models.Webhook, error) {
 	var v errs.Validation
-	validateWebhook(&v, &in)
+	wh.validateWebhook(ctx, &v, &in, true)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -130,8 +180,16 @@ func (wh *Webhooks) List(ctx context.Context, sc Scope) ([]models.Webhook, error
 	return rows, models.Translate(err, "webhooks")
 }
 
-// Update changes a webhook's URL, events or active flag.
+// Update changes a webhook's URL, events or active flag. A new URL is resolved and checked as at
+// creation (before the transaction: no lookup holds a database lock).
 func (wh *Webhooks) Update(ctx context.Context, sc Scope, id string, in WebhookInput, ifMatch int64) (*models.Webhook, error) {
+	if in.URL != "" {
+		var v errs.Validation
+		wh.validateURL(ctx, &v, in.URL, true)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+	}
 	var out *models.Webhook
 	err := wh.s.tx(ctx, func(tx *gorm.DB) error {
 		before, err := wh.find(tx, sc, id)
@@ -145,7 +203,7 @@ func (wh *Webhooks) Update(ctx context.Context, sc Scope, id string, in WebhookI
 			in.Events = before.Events
 		}
 		var v errs.Validation
-		validateWebhook(&v, &in)
+		wh.validateWebhook(ctx, &v, &in, false) // the URL was checked above
 		if err := v.Err(); err != nil {
 			return err
 		}
@@ -179,18 +237,61 @@ func (wh *Webhooks) Delete(ctx context.Context, sc Scope, id string) error {
 	})
 }
 
-// Deliveries lists a webhook's most recent deliveries, newest first.
-func (wh *Webhooks) Deliveries(ctx context.Context, sc Scope, id string, limit int) ([]models.WebhookDelivery, error) {
+// Deliveries lists a webhook's deliveries, newest first, a page at a time.
+func (wh *Webhooks) Deliveries(ctx context.Context, sc Scope, id string, opt ListOptions) (Page[models.WebhookDelivery], error) {
+	pg, err := opt.page(true)
+	if err != nil {
+		return Page[models.WebhookDelivery]{}, err
+	}
 	db := wh.s.db.WithContext(ctx)
-	if _, err := wh.find(db, sc, id); err != nil {
+	w, err := wh.find(db, sc, id)
+	if err != nil {
+		return Page[models.WebhookDelivery]{}, err
+	}
+	rows, err := models.ListDeliveries(db, sc.OrgID, w.ID, pg)
+	if err != nil {
+		return Page[models.WebhookDelivery]{}, err
+	}
+	return paged(rows, pg.Limit, func(d models.WebhookDelivery) string { return d.ID }), nil
+}
+
+// Redeliver sends a failed delivery again: it is pending once more and the worker picks it up as a
+// new job (its attempts keep counting; Redeliveries says how often it was sent again). Only a
+// failed delivery can be redelivered (409 otherwise).
+func (wh *Webhooks) Redeliver(ctx context.Context, sc Scope, webhookID, deliveryID string) (*models.WebhookDelivery, error) {
+	var out models.WebhookDelivery
+	err := wh.s.tx(ctx, func(tx *gorm.DB) error {
+		w, err := wh.find(tx, sc, webhookID)
+		if err != nil {
+			return err
+		}
+		if !w.Active {
+			return errs.Conflictf("the webhook is inactive; activate it before redelivering")
+		}
+		if err := tx.Where("org_id = ? AND webhook_id = ? AND id = ?", sc.OrgID, w.ID, deliveryID).Take(&out).Error; err != nil {
+			return models.Translate(err, "webhook delivery")
+		}
+		if out.Status != models.DeliveryFailed {
+			return errs.Conflictf("only a failed delivery can be redelivered; this one is %s", out.Status)
+		}
+		res := tx.Model(&models.WebhookDelivery{}).Where("id = ? AND status = ?", out.ID, models.DeliveryFailed).Updates(map[string]any{
+			"status": models.DeliveryPending, "queued": false, "redeliveries": gormExpr("redeliveries + 1"), "updated_at": wh.s.now()})
+		if res.Error != nil {
+			return models.Translate(res.Error, "webhook delivery")
+		}
+		if res.RowsAffected == 0 {
+			return errs.Conflictf("the delivery changed meanwhile; only a failed delivery can be redelivered")
+		}
+		if err := tx.Where("id = ?", out.ID).Take(&out).Error; err != nil {
+			return models.Translate(err, "webhook delivery")
+		}
+		return wh.s.audit(tx, sc, "webhook.delivery_redelivered", "webhook", w.ID, w.URL, nil,
+			map[string]any{"delivery_id": out.ID, "event": out.Event, "redeliveries": out.Redeliveries, "attempts": out.Attempts})
+	})
+	if err != nil {
 		return nil, err
 	}
-	if limit <= 0 || limit > MaxLimit {
-		limit = 50
-	}
-	var rows []models.WebhookDelivery
-	err := db.Where("org_id = ? AND webhook_id = ?", sc.OrgID, id).Order("id DESC").Limit(limit).Find(&rows).Error
-	return rows, models.Translate(err, "webhook deliveries")
+	return &out, nil
 }
 
 // matches reports whether a webhook's filter takes an event ("*", "feature_flag.*", exact).
@@ -238,20 +339,21 @@ func rawOrNull(s *string) json.RawMessage {
 	return json.RawMessage(*s)
 }
 
-// Dispatch hands pending deliveries to enqueue (a job per delivery) and marks them queued.
-func (wh *Webhooks) Dispatch(ctx context.Context, enqueue func(deliveryID string) error) (int, error) {
+// Dispatch hands pending deliveries to enqueue (a job per delivery and redelivery: redeliveries
+// tells them apart) and marks them queued.
+func (wh *Webhooks) Dispatch(ctx context.Context, enqueue func(deliveryID string, redeliveries int) error) (int, error) {
 	db := wh.s.db.WithContext(ctx)
-	var ids []string
-	if err := db.Model(&models.WebhookDelivery{}).Where("queued = ? AND status = ?", false, models.DeliveryPending).
-		Order("id").Limit(500).Pluck("id", &ids).Error; err != nil {
+	var pending []models.WebhookDelivery
+	if err := db.Select("id", "redeliveries").Where("queued = ? AND status = ?", false, models.DeliveryPending).
+		Order("id").Limit(500).Find(&pending).Error; err != nil {
 		return 0, models.Translate(err, "webhook deliveries")
 	}
 	n := 0
-	for _, id := range ids {
-		if err := enqueue(id); err != nil {
+	for _, d := range pending {
+		if err := enqueue(d.ID, d.Redeliveries); err != nil {
 			return n, err
 		}
-		if err := db.Model(&models.WebhookDelivery{}).Where("id = ?", id).Update("queued", true).Error; err != nil {
+		if err := db.Model(&models.WebhookDelivery{}).Where("id = ?", d.ID).Update("queued", true).Error; err != nil {
 			return n, models.Translate(err, "webhook delivery")
 		}
 		n++
@@ -260,7 +362,11 @@ func (wh *Webhooks) Dispatch(ctx context.Context, enqueue func(deliveryID string
 }
 
 // Deliver sends one delivery and logs the attempt. It returns an error to be retried; final says
-// this is the last attempt (a failure then is permanent). A private address is never retried.
+// this is the last attempt (a failure then is permanent). A reserved address is never retried.
+//
+// The body is signed with the webhook's secret together with the time of sending, Stripe-style:
+// X-Vane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">, so a receiver that
+// refuses old timestamps cannot be fed a captured delivery again.
 func (wh *Webhooks) Deliver(ctx context.Context, deliveryID string, final bool) (retry bool, err error) {
 	db := wh.s.db.WithContext(ctx)
 	var d models.WebhookDelivery
@@ -274,8 +380,11 @@ func (wh *Webhooks) Deliver(ctx context.Context, deliveryID string, final bool) 
 	if err := db.Where("id = ?", d.WebhookID).Take(&w).Error; err != nil {
 		return false, models.Translate(err, "webhook")
 	}
-	mac := hmac.New(sha256.New, []byte(w.Secret))
-	mac.Write([]byte(d.Payload))
+	if !w.Active { // deactivated since the event: send nothing (a redelivery after reactivating can)
+		err := db.Model(&models.WebhookDelivery{}).Where("id = ? AND status = ?", d.ID, models.DeliveryPending).
+			Updates(map[string]any{"status": models.DeliveryFailed, "last_error": "the webhook is inactive", "updated_at": wh.s.now()}).Error
+		return false, models.Translate(err, "webhook delivery")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader([]byte(d.Payload)))
 	if err != nil {
 		return false, err
@@ -284,11 +393,11 @@ func (wh *Webhooks) Deliver(ctx context.Context, deliveryID string, final bool) 
 	req.Header.Set("User-Agent", "Vane-Webhooks/1")
 	req.Header.Set("X-Vane-Event", d.Event)
 	req.Header.Set("X-Vane-Delivery", d.ID)
-	req.Header.Set("X-Vane-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Vane-Signature", SignWebhook(w.Secret, wh.s.now(), []byte(d.Payload)))
 	start := time.Now()
 	res, sendErr := wh.client.Do(req)
 	fields := map[string]any{"attempts": gormExpr("attempts + 1"), "latency_ms": int(time.Since(start).Milliseconds()), "updated_at": wh.s.now()}
-	private := errors.Is(sendErr, ErrPrivateAddress)
+	private := errors.Is(sendErr, ErrReservedAddress)
 	switch {
 	case sendErr != nil:
 		fields["last_error"], fields["last_status_code"] = sendErr.Error(), 0
@@ -316,6 +425,16 @@ func (wh *Webhooks) Deliver(ctx context.Context, deliveryID string, final bool) 
 		return true, sendErr
 	}
 	return true, fmt.Errorf("webhook answered %d", res.StatusCode)
+}
+
+// SignWebhook is the X-Vane-Signature of a body sent at a time: t=<unix seconds>,v1=<hex
+// HMAC-SHA256 of "<t>.<body>" with the secret>.
+func SignWebhook(secret string, at time.Time, body []byte) string {
+	t := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(t + "."))
+	mac.Write(body)
+	return "t=" + t + ",v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // WebhookRetryBase is the first retry delay of a failed delivery (doubling after).

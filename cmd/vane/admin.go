@@ -65,7 +65,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 	email := fs.String("email", "", "email address")
 	username := fs.String("username", "", "username (optional)")
 	name := fs.String("name", "", "display name")
-	password := fs.String("password", "", "password (at least 8 characters)")
+	password := fs.String("password", "", "password (at least 10 characters, not a commonly breached one)")
 	slug := fs.String("slug", "", "organization slug")
 	adminUser := fs.String("admin", "", "email or username of the organization's first ADMIN")
 	user := fs.String("user", "", "email or username")

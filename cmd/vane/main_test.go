@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 // envFor is an environment on a fresh data dir (or TEST_DATABASE_URL / TEST_REDIS_URL when set).
 func envFor(t *testing.T, extra map[string]string) func(string) string {
 	dir := t.TempDir()
-	m := map[string]string{"VANE_DATA_DIR": dir, "VANE_BCRYPT_COST": "4", "VANE_ENV": "test"}
+	m := map[string]string{"VANE_DATA_DIR": dir, "VANE_BCRYPT_COST": "4", "VANE_ENV": "test", "VANE_PORTAL_ADDR": "127.0.0.1:0"}
 	if u := testenv.PostgresURL(); u != "" {
 		// Each test needs an empty database: take a schema of its own.
 		gdb, _ := testenv.OpenDB(t)

@@ -13,20 +13,25 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/db"
+	"github.com/vanehq/vane/internal/logctx"
+	"github.com/vanehq/vane/internal/metrics"
 	"github.com/vanehq/vane/internal/redisx"
 	"github.com/vanehq/vane/jobs"
 	"github.com/vanehq/vane/policies"
 	"github.com/vanehq/vane/services"
+	"github.com/vanehq/vane/web"
 )
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	// logctx.Handler puts the request id on every line logged with a request's context.
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(logctx.Handler{Handler: slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logctx.Handler{Handler: slog.NewTextHandler(w, opts)})
 }
 
 // stack is what every command that serves or works needs: configuration, logs, the database and
@@ -110,17 +115,36 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	router, err := api.NewRouter(api.Deps{Services: st.svc, Enforcer: enforcer, Log: log,
-		CORSOrigins: st.cfg.CORSOrigins, TrustedProxies: st.cfg.TrustedProxies})
+	sqlDB, err := st.db.DB()
+	if err != nil {
+		return err
+	}
+	m := metrics.New(sqlDB)
+	plane := dataplane.New(st.svc.Source, dataplane.Options{Log: log, Hooks: dataplane.Hooks{
+		Rebuilt: m.Rebuilt, Evaluated: m.Evaluated, Streams: m.Streams, Changed: m.ChangeNotice}})
+	st.svc.SetPendingEvaluations(plane.Pending)
+	router, err := api.NewRouter(api.Deps{Services: st.svc, Plane: plane, Enforcer: enforcer, Log: log,
+		CORSOrigins: st.cfg.CORSOrigins, TrustedProxies: st.cfg.TrustedProxies, Portal: web.Dist(),
+		Metrics: m, MetricsRoute: st.cfg.MetricsAddr == ""})
 	if err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st.svc.Start(runCtx)
+	if err := plane.Start(runCtx); err != nil {
+		return err
+	}
+	defer func() { // before the services and the database close (deferred earlier)
+		cancel()
+		closeCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		plane.Close(closeCtx)
+	}()
 	queue := jobs.NewQueue(st.redis.Options) // the API schedules rollout stages even when another process works them
 	defer queue.Close()
 	st.svc.SetScheduler(queue)
+	recoverRollouts(runCtx, st)
 
 	if st.cfg.Worker {
 		w, err := jobs.NewWorker(st.redis.Options, st.svc, log, 4)
@@ -140,9 +164,38 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
+	srv.RegisterOnShutdown(plane.EndStreams) // open streams end at once, so a graceful stop need not wait for them
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("vane is serving", "addr", ln.Addr().String(), "version", version, "swagger", "/swagger/index.html")
+	log.Info("vane is serving", "addr", ln.Addr().String(), "version", version, "swagger", "/swagger/index.html",
+		"portal", "http://"+browsable(ln.Addr())+"/")
+	var portalSrv *http.Server
+	if st.cfg.PortalAddr != "" {
+		// The portal's own address (source 000's http://localhost:3000): the same handler, so the app
+		// and the API it calls share one origin. A busy port only costs this address.
+		if pln, err := net.Listen("tcp", st.cfg.PortalAddr); err != nil {
+			log.Warn("the portal's address is busy; the portal is still served at / of the API address",
+				"portal_addr", st.cfg.PortalAddr, "err", err)
+		} else {
+			portalSrv = &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+				IdleTimeout: 120 * time.Second}
+			portalSrv.RegisterOnShutdown(plane.EndStreams)
+			go func() { errc <- portalSrv.Serve(pln) }()
+			log.Info("the portal is serving", "url", "http://"+browsable(pln.Addr())+"/")
+		}
+	}
+	if st.cfg.MetricsAddr != "" { // /metrics on its own listener, e.g. one only Prometheus reaches
+		mln, err := net.Listen("tcp", st.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (VANE_METRICS_ADDR): %w", st.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- msrv.Serve(mln) }()
+		defer func() { _ = msrv.Close() }()
+		log.Info("metrics on their own address", "addr", mln.Addr().String())
+	}
 
 	select {
 	case err := <-errc:
@@ -152,10 +205,27 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	log.Info("shutting down", "grace", st.cfg.ShutdownTimeout)
 	shutCtx, cancelShut := context.WithTimeout(context.Background(), st.cfg.ShutdownTimeout)
 	defer cancelShut()
+	if portalSrv != nil {
+		if err := portalSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutdown portal: %w", err)
+		}
+	}
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// browsable is a listen address as a browser reaches it: an unspecified host becomes localhost.
+func browsable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func worker(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -174,6 +244,7 @@ func worker(ctx context.Context, getenv func(string) string, stderr io.Writer) e
 	queue := jobs.NewQueue(st.redis.Options)
 	defer queue.Close()
 	st.svc.SetScheduler(queue)
+	recoverRollouts(runCtx, st)
 	w, err := jobs.NewWorker(st.redis.Options, st.svc, st.log, 10)
 	if err != nil {
 		return err
@@ -186,4 +257,12 @@ func worker(ctx context.Context, getenv func(string) string, stderr io.Writer) e
 	st.log.Info("worker shutting down")
 	w.Shutdown()
 	return nil
+}
+
+// recoverRollouts catches up, before serving, on rollout stages that fell due and plan changes the
+// queue missed while no process ran (see jobs.Recover); it never waits more than 30 seconds.
+func recoverRollouts(ctx context.Context, st *stack) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	jobs.Recover(ctx, st.svc, st.log)
 }

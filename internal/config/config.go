@@ -21,6 +21,13 @@ type Config struct {
 	Env string
 	// Addr is VANE_ADDR, the HTTP listen address; default ":8000".
 	Addr string
+	// PortalAddr is VANE_PORTAL_ADDR, a second address serving the portal (and the API behind it).
+	// Default "127.0.0.1:3000" on the embedded default (no DATABASE_URL, not production), otherwise
+	// empty; "off" (or empty) serves the portal only at / of Addr.
+	PortalAddr string
+	// MetricsAddr is VANE_METRICS_ADDR: when set, Prometheus /metrics is served on this address
+	// alone instead of on Addr; empty (the default) serves it on Addr.
+	MetricsAddr string
 	// DatabaseURL is DATABASE_URL. Empty means the embedded SQLite file in DataDir.
 	DatabaseURL string
 	// DataDir is VANE_DATA_DIR, where the embedded SQLite database (and a generated development JWT
@@ -61,11 +68,23 @@ type Config struct {
 	AdminEmail string
 	// AdminPassword is VANE_ADMIN_PASSWORD. Empty means a generated password, logged once.
 	AdminPassword string
-	// LoginMaxFailures is VANE_LOGIN_MAX_FAILURES, failed logins allowed per username in
-	// LoginWindow before 429; default 5. Per IP the limit is four times as many.
+	// LoginMaxFailures is VANE_LOGIN_MAX_FAILURES, failed sign-ins allowed for one account from one
+	// client IP in LoginWindow before that pair gets 429; default 5. An account is the same whether
+	// named by username or email; an unknown login counts the same way, by the login as typed.
 	LoginMaxFailures int
-	// LoginWindow is VANE_LOGIN_WINDOW; default 15m.
+	// LoginAccountMaxFailures is VANE_LOGIN_ACCOUNT_MAX_FAILURES, failed sign-ins allowed for one
+	// account from all IPs together in LoginWindow (guessing spread over many addresses); default 20.
+	LoginAccountMaxFailures int
+	// LoginIPMaxFailures is VANE_LOGIN_IP_MAX_FAILURES, failed sign-ins allowed from one client IP
+	// over all accounts in LoginWindow; default 100, so an office behind one NAT is not locked out.
+	LoginIPMaxFailures int
+	// LoginWindow is VANE_LOGIN_WINDOW, the window of the sign-in and invitation limits; default 15m.
 	LoginWindow time.Duration
+	// SignupMaxPerIP is VANE_SIGNUP_MAX_PER_IP, sign-ups allowed per client IP per hour; default 10.
+	SignupMaxPerIP int
+	// InviteAcceptMaxPerIP is VANE_INVITE_ACCEPT_MAX_PER_IP, calls of /auth/accept-invite allowed per
+	// client IP in LoginWindow; default 30 (each invitation token also takes at most 10).
+	InviteAcceptMaxPerIP int
 	// WebhookAllowPrivate is VANE_WEBHOOK_ALLOW_PRIVATE; default false: webhooks to loopback,
 	// private and link-local addresses are refused.
 	WebhookAllowPrivate bool
@@ -134,6 +153,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{
 		Env:                 str("VANE_ENV", "development"),
 		Addr:                str("VANE_ADDR", ":8000"),
+		MetricsAddr:         str("VANE_METRICS_ADDR", ""),
 		DatabaseURL:         str("DATABASE_URL", ""),
 		DataDir:             str("VANE_DATA_DIR", "./data"),
 		RedisURL:            str("REDIS_URL", ""),
@@ -149,9 +169,21 @@ func Load(getenv func(string) string) (*Config, error) {
 		AdminPassword:       getenv("VANE_ADMIN_PASSWORD"),
 		LoginMaxFailures:    integer("VANE_LOGIN_MAX_FAILURES", 5),
 		LoginWindow:         dur("VANE_LOGIN_WINDOW", 15*time.Minute),
+		SignupMaxPerIP:      integer("VANE_SIGNUP_MAX_PER_IP", 10),
 		ShutdownTimeout:     dur("VANE_SHUTDOWN_TIMEOUT", 15*time.Second),
 		WebhookAllowPrivate: boolean("VANE_WEBHOOK_ALLOW_PRIVATE", false),
 		WebhookRetryBase:    dur("VANE_WEBHOOK_RETRY_BASE", 10*time.Second),
+
+		LoginAccountMaxFailures: integer("VANE_LOGIN_ACCOUNT_MAX_FAILURES", 20),
+		LoginIPMaxFailures:      integer("VANE_LOGIN_IP_MAX_FAILURES", 100),
+		InviteAcceptMaxPerIP:    integer("VANE_INVITE_ACCEPT_MAX_PER_IP", 30),
+	}
+	c.PortalAddr = str("VANE_PORTAL_ADDR", "")
+	if getenv("VANE_PORTAL_ADDR") == "" && c.DatabaseURL == "" && c.Env != "production" {
+		c.PortalAddr = "127.0.0.1:3000"
+	}
+	if strings.EqualFold(c.PortalAddr, "off") {
+		c.PortalAddr = ""
 	}
 	switch c.Env {
 	case "development", "test", "production":
@@ -190,11 +222,18 @@ func Load(getenv func(string) string) (*Config, error) {
 	} else if c.Production() && c.BcryptCost < 12 {
 		bad("VANE_BCRYPT_COST", "must be at least 12 in production, got %d", c.BcryptCost)
 	}
-	if c.LoginMaxFailures < 1 {
-		bad("VANE_LOGIN_MAX_FAILURES", "want at least 1, got %d", c.LoginMaxFailures)
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"VANE_LOGIN_MAX_FAILURES", c.LoginMaxFailures}, {"VANE_LOGIN_ACCOUNT_MAX_FAILURES", c.LoginAccountMaxFailures},
+		{"VANE_LOGIN_IP_MAX_FAILURES", c.LoginIPMaxFailures}, {"VANE_SIGNUP_MAX_PER_IP", c.SignupMaxPerIP},
+		{"VANE_INVITE_ACCEPT_MAX_PER_IP", c.InviteAcceptMaxPerIP}} {
+		if l.n < 1 {
+			bad(l.name, "want at least 1, got %d", l.n)
+		}
 	}
-	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
-		bad("VANE_ADMIN_PASSWORD", "must be at least 8 characters")
+	if c.AdminPassword != "" && len([]rune(c.AdminPassword)) < 10 {
+		bad("VANE_ADMIN_PASSWORD", "must be at least 10 characters")
 	}
 	if s := getenv("VANE_JWT_SECRET"); s != "" {
 		if len(s) < 32 {

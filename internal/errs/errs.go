@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"github.com/vanehq/vane/sdk/go/engine"
 	"time"
 )
 
@@ -22,6 +23,7 @@ const (
 	Precondition
 	TooLarge
 	RateLimited
+	Unavailable // a dependency (the database, Redis) is down: try again later
 )
 
 // Code is the stable machine-readable code sent to clients for a kind.
@@ -45,6 +47,8 @@ func (k Kind) Code() string {
 		return "payload_too_large"
 	case RateLimited:
 		return "rate_limited"
+	case Unavailable:
+		return "unavailable"
 	default:
 		return "internal"
 	}
@@ -107,8 +111,20 @@ func KindOf(err error) Kind {
 // As returns the first *Error in err's chain.
 func As(err error) (*Error, bool) {
 	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
+	if errors.As(err, &e) {
+		return e, true
+	}
+	// The engine (a module of its own, shared with the SDK) reports configurations that do not
+	// compile in its own type: it is the client's mistake, field by field.
+	var ve *engine.ValidationError
+	if errors.As(err, &ve) {
+		d := make([]FieldError, len(ve.Details))
+		for i, f := range ve.Details {
+			d[i] = FieldError{Field: f.Field, Message: f.Message}
+		}
+		return &Error{Kind: Invalid, Message: "the request is invalid", Details: d, cause: err}, true
+	}
+	return nil, false
 }
 
 // New makes an error of a kind with a client-safe message.

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxLen is the longest key Vane accepts.
@@ -44,21 +46,34 @@ func Problem(k string) string {
 	return ""
 }
 
-// FromName derives a key from a human name: "New Checkout Flow!" → "new-checkout-flow".
+// letters spells out the Latin letters that do not decompose into a base letter and marks.
+var letters = map[rune]string{
+	'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'đ': "d", 'ð': "d", 'þ': "th", 'ł': "l", 'ı': "i", 'ħ': "h",
+	'ŋ': "ng", 'ĸ': "k", 'ŀ': "l", 'ſ': "s", 'ŧ': "t",
+}
+
+// FromName derives a key from a human name: "New Checkout Flow!" → "new-checkout-flow", and
+// accented letters lose their accents ("Crème brûlée" → "creme-brulee"). Anything else that is not
+// a letter or digit separates words.
 func FromName(name string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(name) {
+	word := func(s string) {
+		b.WriteString(s)
+		dash = false
+	}
+	for _, r := range norm.NFD.String(strings.ToLower(name)) {
 		if b.Len() >= MaxLen {
 			break
 		}
 		switch {
+		case unicode.Is(unicode.Mn, r): // a combining accent of the letter before
 		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			b.WriteRune(r)
-			dash = false
+			word(string(r))
+		case letters[r] != "":
+			word(letters[r])
 		case r == '_' && b.Len() > 0:
-			b.WriteRune(r)
-			dash = false
+			word("_")
 		default:
 			if b.Len() > 0 && !dash {
 				b.WriteByte('-')

@@ -22,7 +22,11 @@ func TestFromName(t *testing.T) {
 		"New Checkout Flow":       "new-checkout-flow",
 		"  Fay's  Flags!! ":       "fay-s-flags",
 		"snake_case name":         "snake_case-name",
-		"Ünïcode only ÆØÅ":        "n-code-only",
+		"Ünïcode only ÆØÅ":        "unicode-only-aeoa",
+		"Crème brûlée":            "creme-brulee",
+		"Straße à São Paulo":      "strasse-a-sao-paulo",
+		"Łódź — Kraków":           "lodz-krakow",
+		"日本語 launch":              "launch",
 		"!!!":                     "",
 		strings.Repeat("ab ", 40): strings.TrimRight(strings.Repeat("ab-", 22)[:64], "-"),
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/clock"
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/db"
@@ -44,8 +46,16 @@ func OpenDB(t testing.TB) (*gorm.DB, db.Dialect) {
 		t.Cleanup(func() { _ = db.Close(gdb) })
 		return gdb, dialect
 	}
+	return OpenPostgresVia(t, base, base)
+}
+
+// OpenPostgresVia opens an empty Postgres schema of the test's own: created through adminURL,
+// used through url (the same server reached another way, e.g. through a proxy the test can cut).
+func OpenPostgresVia(t testing.TB, adminURL, base string) (*gorm.DB, db.Dialect) {
+	t.Helper()
+	ctx := context.Background()
 	schema := "t_" + strings.ToLower(keys.Random(12))
-	admin, _, err := db.Open(ctx, db.Options{URL: base})
+	admin, _, err := db.Open(ctx, db.Options{URL: adminURL})
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
@@ -90,6 +100,61 @@ type Redis struct {
 	Options *redis.Options
 	Prefix  string
 	Mini    *miniredis.Miniredis // nil on a real Redis
+}
+
+// Kill takes the test's miniredis down for the rest of the test and keeps its address taken by a
+// listener that hangs up on every connection. A closed address would be handed to the next test
+// that asks for a free port, and this test's clients, reconnecting, would then talk to that other
+// test's Redis (seen: a parallel test's job queue losing its queues).
+func (r *Redis) Kill(t testing.TB) {
+	t.Helper()
+	if r.Mini == nil {
+		t.Fatal("Kill needs miniredis")
+	}
+	KillMiniredis(t, r.Mini)
+}
+
+// KillMiniredis closes m and holds its address for the rest of the test (see Redis.Kill).
+func KillMiniredis(t testing.TB, m *miniredis.Miniredis) {
+	t.Helper()
+	addr := m.Addr()
+	m.Close()
+	hangUp(t, addr)
+}
+
+// DeadRedis is the address of a Redis that never answers: a listener, held for the test, that
+// hangs up on every connection.
+func DeadRedis(t testing.TB) *redis.Options {
+	t.Helper()
+	return &redis.Options{Addr: hangUp(t, "127.0.0.1:0"), MaxRetries: -1}
+}
+
+// hangUp listens on addr until the test ends, closing every connection at once, and returns the
+// address it holds.
+func hangUp(t testing.TB, addr string) string {
+	t.Helper()
+	var l net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the port of a server just closed can take a moment to be free
+		if l, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("hold %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // OpenRedis returns a Redis for the test: miniredis, or TEST_REDIS_URL with a unique key prefix
@@ -155,6 +220,7 @@ type Env struct {
 	Config  *config.Config
 	Clock   *clock.Fake
 	Svc     *services.Services
+	Plane   *dataplane.Plane
 }
 
 // New builds services for a test. The clock starts at the real time and moves only by hand.
@@ -168,14 +234,28 @@ func New(t testing.TB, mutate ...func(*config.Config)) *Env {
 		m(cfg)
 	}
 	clk := clock.NewFake(time.Now())
+	return Start(t, gdb, dialect, r, cfg, clk)
+}
+
+// Start runs services and a data plane over a database and Redis the test opened, and stops them
+// when the test ends.
+func Start(t testing.TB, gdb *gorm.DB, dialect db.Dialect, r *Redis, cfg *config.Config, clk *clock.Fake) *Env {
+	t.Helper()
 	svc := services.New(services.Deps{DB: gdb, Redis: r.Client, Config: cfg, Clock: clk, Log: Logger(t)})
+	plane := dataplane.New(svc.Source, dataplane.Options{Clock: clk, Log: Logger(t)})
+	svc.SetPendingEvaluations(plane.Pending)
 	ctx, cancel := context.WithCancel(context.Background())
 	svc.Start(ctx)
+	if err := plane.Start(ctx); err != nil {
+		cancel()
+		t.Fatalf("start the data plane: %v", err)
+	}
 	t.Cleanup(func() {
 		cancel()
+		plane.Close(context.Background())
 		svc.Close(context.Background())
 	})
-	return &Env{DB: gdb, Dialect: dialect, Redis: r, Config: cfg, Clock: clk, Svc: svc}
+	return &Env{DB: gdb, Dialect: dialect, Redis: r, Config: cfg, Clock: clk, Svc: svc, Plane: plane}
 }
 
 // Logger writes to the test log only when VANE_TEST_LOG is set, to keep output readable.

@@ -1,0 +1,90 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/internal/keys"
+	"github.com/vanehq/vane/services"
+)
+
+// TestCredentialsRefusedEverywhereWhenRedisIsDown: two nodes share one database. With Redis (the
+// cache invalidation channel) down, neither node trusts its cached credentials: an admin key
+// revoked on node A is refused by node B at once, and a member removed on A is refused on B at
+// once, although B had both cached.
+func TestCredentialsRefusedEverywhereWhenRedisIsDown(t *testing.T) {
+	s := newServer(t)
+	if s.Redis.Mini == nil {
+		t.Skip("needs miniredis to take Redis down (the embedded run covers it)")
+	}
+	a := s.newTenant("creds-outage")
+	b := s.secondNode(t)
+	waitFor(t, "both nodes hear the heartbeat", func() bool { return s.Svc.CredentialsCached() && b.node.CredentialsCached() })
+
+	o := "/api/v1/orgs/" + a.org.Slug
+	created := decode[api.APIKeyResponse](t, s.req("POST", o+"/api-keys", map[string]any{"name": "ops", "scopes": []string{"admin"}},
+		"auth", a.admin).want(t, http.StatusCreated))
+	dev := s.join(a.org, "leaver@creds-outage.test", "DEVELOPER")
+	devToken := s.login("leaver@creds-outage.test")
+	b.req("GET", o+"/projects", nil, "auth", created.Secret).want(t, 200) // both now cached on B
+	b.req("GET", o+"/projects", nil, "auth", devToken).want(t, 200)
+
+	s.Redis.Kill(t)
+	waitFor(t, "both nodes stop trusting cached credentials", func() bool {
+		return !s.Svc.CredentialsCached() && !b.node.CredentialsCached()
+	})
+
+	s.req("DELETE", o+"/api-keys/"+created.ID, nil, "auth", a.admin).want(t, 200)
+	b.req("GET", o+"/projects", nil, "auth", created.Secret).want(t, http.StatusUnauthorized)
+	b.req("POST", o+"/api-keys", map[string]any{"name": "minted", "scopes": []string{"admin"}}, "auth", created.Secret).
+		want(t, http.StatusUnauthorized)
+
+	s.req("DELETE", o+"/members/"+dev.ID, nil, "auth", a.admin).want(t, 204)
+	b.req("GET", o+"/projects", nil, "auth", devToken).want(t, http.StatusNotFound)
+
+	// Keys that are still valid keep working on B (from the database).
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200)
+	if n := s.count("api_keys", "name = ?", "minted"); n != 0 {
+		t.Errorf("the revoked key minted %d keys", n)
+	}
+}
+
+// TestCredentialCachingOnWhileHealthy: with the channel healthy a cached role is used (a membership
+// deleted behind the services' back, as a lost notice would leave it, is still honoured from the
+// cache), proving caching is on.
+func TestCredentialCachingOnWhileHealthy(t *testing.T) {
+	s := newServer(t)
+	a := s.newTenant("creds-cached")
+	waitFor(t, "the node hears the heartbeat", s.Svc.CredentialsCached)
+	o := "/api/v1/orgs/" + a.org.Slug
+	s.req("GET", o+"/projects", nil, "auth", a.viewer).want(t, 200)
+	if err := s.DB.Exec("DELETE FROM memberships WHERE org_id = ? AND role = ?", a.org.ID, "VIEWER").Error; err != nil {
+		t.Fatal(err)
+	}
+	s.req("GET", o+"/projects", nil, "auth", a.viewer).want(t, 200) // from the cache: no query
+}
+
+// TestUnknownAPIKeysLimitedPerIP: an unknown well-formed key is refused (401) and remembered in
+// the negative cache, a key created afterwards works at once, and one address that sends more
+// than 60 refused keys a minute gets 429 with Retry-After, even with a valid key.
+func TestUnknownAPIKeysLimitedPerIP(t *testing.T) {
+	s := newServer(t)
+	a := s.newTenant("creds-guess")
+	o := "/api/v1/orgs/" + a.org.Slug
+
+	for i := 0; i < 60; i++ {
+		guess := services.APIKeyPrefix + keys.Random(32)
+		s.req("GET", o+"/projects", nil, "auth", guess).want(t, http.StatusUnauthorized)
+	}
+	r := s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// JWTs are not counted against the address.
+	s.req("GET", o+"/projects", nil, "auth", a.admin).want(t, 200)
+	if strings.Contains(string(r.Body), a.keyRead) {
+		t.Error("the key was echoed")
+	}
+}

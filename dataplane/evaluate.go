@@ -1,0 +1,85 @@
+package dataplane
+
+import (
+	"context"
+
+	"github.com/vanehq/vane/sdk/go/engine"
+)
+
+// Evaluation is one flag evaluated for a context.
+type Evaluation struct {
+	Flag   *Flag
+	Result engine.Result
+}
+
+// Value is the served value (nil when nothing is served).
+func (e Evaluation) Value() any {
+	if e.Flag == nil || e.Result.Variation < 0 {
+		return nil
+	}
+	return e.Flag.Values[e.Result.Variation]
+}
+
+// VariationID is the served variation's id.
+func (e Evaluation) VariationID() string {
+	if e.Flag == nil || e.Result.Variation < 0 {
+		return ""
+	}
+	return e.Flag.Variations[e.Result.Variation].ID
+}
+
+// Enabled says whether the feature is on for the context: a boolean flag served true, or another
+// flag served something other than its default while serving.
+func (e Evaluation) Enabled() bool {
+	if e.Flag == nil {
+		return false
+	}
+	return e.Flag.Enabled(e.Result) // the SDK's meaning, from the engine
+}
+
+// Evaluate evaluates one flag of the SDK key's environment from its snapshot. A flag that does
+// not exist, is archived, or is not client-visible for a client key is FLAG_NOT_FOUND.
+func (p *Plane) Evaluate(ctx context.Context, key *SDKKey, flagKey string, evalCtx engine.Context) (Evaluation, error) {
+	snap, err := p.Get(ctx, key.EnvironmentID)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	f := snap.Flags[flagKey]
+	if f == nil || (key.Client() && !f.ClientVisible) {
+		p.observe(engine.ReasonFlagNotFound)
+		return Evaluation{Result: engine.Result{Variation: -1, Reason: engine.ReasonFlagNotFound, RuleIndex: -1}}, nil
+	}
+	r := f.Evaluate(evalCtx)
+	f.count(r, p.clock.Now())
+	p.observe(r.Reason)
+	return Evaluation{Flag: f, Result: r}, nil
+}
+
+// EvaluateAll evaluates every served flag the SDK key may see (client keys: the client-visible
+// ones) for one context, in key order.
+func (p *Plane) EvaluateAll(ctx context.Context, key *SDKKey, evalCtx engine.Context) (*Snapshot, []Evaluation, error) {
+	snap, err := p.Get(ctx, key.EnvironmentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := p.clock.Now()
+	keys := snap.Keys
+	if key.Client() {
+		keys = snap.ClientKeys
+	}
+	out := make([]Evaluation, 0, len(keys))
+	for _, k := range keys {
+		f := snap.Flags[k]
+		r := f.Evaluate(evalCtx)
+		f.count(r, now)
+		p.observe(r.Reason)
+		out = append(out, Evaluation{Flag: f, Result: r})
+	}
+	return snap, out, nil
+}
+
+func (p *Plane) observe(r engine.Reason) {
+	if p.hooks.Evaluated != nil {
+		p.hooks.Evaluated(string(r))
+	}
+}

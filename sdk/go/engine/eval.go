@@ -1,0 +1,415 @@
+package engine
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Context is what a flag is evaluated for: a JSON object with a "key" (the targeting key) and any
+// attributes, nested objects allowed ({"key":"user-123","organization":{"key":"47","plan":"pro"}}).
+type Context map[string]any
+
+// Key is the context's targeting key, if it has a usable one.
+func (c Context) Key() (string, bool) {
+	switch k := c["key"].(type) {
+	case string:
+		return k, k != ""
+	case float64, json.Number:
+		return "", false // numbers are bucketable (see bucketValue) but not targets' string keys
+	}
+	return "", false
+}
+
+func (p *path) lookup(ctx Context) (any, bool) {
+	if v, ok := ctx[p.full]; ok {
+		return v, v != nil
+	}
+	if len(p.parts) == 1 {
+		return nil, false
+	}
+	var cur any = map[string]any(ctx)
+	for _, part := range p.parts {
+		var ok bool
+		switch m := cur.(type) {
+		case map[string]any:
+			cur, ok = m[part]
+		case map[string]string: // Go programs' own nested attributes (the SDK)
+			cur, ok = m[part]
+		case Context:
+			cur, ok = m[part]
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	return cur, cur != nil
+}
+
+// Result is one evaluation: which variation (an index into the flag's Variations; -1 for none)
+// and why.
+type Result struct {
+	Variation int
+	Reason    Reason
+	RuleIndex int // the matching rule, -1 if none
+	ErrorCode string
+}
+
+// Evaluate serves ctx according to the flag's status and targeting. It never panics and does not
+// allocate; an internal problem serves the default variation with reason ERROR.
+func (f *Compiled) Evaluate(ctx Context) Result { return f.evaluate(ctx, false) }
+
+// DryRun evaluates ctx as if the flag were ENABLED, whatever its status: QA before activating.
+func (f *Compiled) DryRun(ctx Context) Result { return f.evaluate(ctx, true) }
+
+func (f *Compiled) evaluate(ctx Context, dry bool) (res Result) {
+	defer func() {
+		if recover() != nil {
+			res = Result{Variation: f.defaultIdx, Reason: ReasonError, RuleIndex: -1, ErrorCode: ErrGeneral}
+		}
+	}()
+	if f.broken {
+		if f.Status == Archived {
+			return Result{Variation: -1, Reason: ReasonFlagNotFound, RuleIndex: -1}
+		}
+		return Result{Variation: f.defaultIdx, Reason: ReasonError, RuleIndex: -1, ErrorCode: ErrGeneral}
+	}
+	if !dry {
+		switch f.Status {
+		case Archived:
+			return Result{Variation: -1, Reason: ReasonFlagNotFound, RuleIndex: -1}
+		case RolledOut:
+			return Result{Variation: f.onIdx, Reason: ReasonStatic, RuleIndex: -1}
+		case Active, Enabled:
+		default:
+			return Result{Variation: f.defaultIdx, Reason: ReasonDisabled, RuleIndex: -1}
+		}
+	}
+	if len(f.targets) > 0 {
+		if key, ok := ctx.Key(); ok {
+			if idx, ok := f.targets[key]; ok {
+				return Result{Variation: idx, Reason: ReasonTargetingMatch, RuleIndex: -1}
+			}
+		}
+	}
+	for i := range f.rules {
+		r := &f.rules[i]
+		if matchAll(r.conds, ctx) {
+			res = f.serve(&r.serve, ctx, ReasonTargetingMatch)
+			res.RuleIndex = i
+			return res
+		}
+	}
+	res = f.serve(&f.fall, ctx, ReasonDefault)
+	res.RuleIndex = -1
+	return res
+}
+
+// RuleID names the rule a result matched, "" for none.
+func (f *Compiled) RuleID(r Result) string {
+	if r.RuleIndex < 0 || r.RuleIndex >= len(f.rules) {
+		return ""
+	}
+	return f.rules[r.RuleIndex].id
+}
+
+func (f *Compiled) serve(s *compiledServe, ctx Context, fixed Reason) Result {
+	if s.rollout == nil {
+		return Result{Variation: s.variation, Reason: fixed}
+	}
+	var buf [32]byte
+	value, ok := bucketValue(s.rollout.by.lookupFor(ctx), buf[:0])
+	if !ok {
+		return Result{Variation: f.defaultIdx, Reason: ReasonError, ErrorCode: ErrTargetingKeyMissing}
+	}
+	b := Bucket(f.salt, value)
+	for i, sum := range s.rollout.cumulative {
+		if b < sum {
+			return Result{Variation: s.rollout.variations[i], Reason: ReasonSplit}
+		}
+	}
+	return Result{Variation: s.rollout.variations[len(s.rollout.variations)-1], Reason: ReasonSplit}
+}
+
+// lookupFor finds the bucketing value (nil when the context lacks it).
+func (p *path) lookupFor(ctx Context) any {
+	v, ok := p.lookup(ctx)
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// bucketValue turns a bucketing attribute into the string that is hashed: strings as they are,
+// integral numbers without a fraction ("47", like their string form). buf backs number strings.
+func bucketValue(v any, buf []byte) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			buf = strconv.AppendInt(buf, int64(x), 10)
+		} else {
+			buf = strconv.AppendFloat(buf, x, 'g', -1, 64)
+		}
+		return unsafe.String(unsafe.SliceData(buf), len(buf)), true
+	case json.Number:
+		return string(x), x != ""
+	}
+	if n, ok := number(v); ok && n == math.Trunc(n) && math.Abs(n) < 1<<53 { // Go integers (the SDK)
+		buf = strconv.AppendInt(buf, int64(n), 10)
+		return unsafe.String(unsafe.SliceData(buf), len(buf)), true
+	}
+	return "", false
+}
+
+func matchAll(conds []compiledCond, ctx Context) bool {
+	for i := range conds {
+		if !conds[i].match(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiledCond) match(ctx Context) bool {
+	if c.op == opSegment {
+		m := c.seg != nil && c.seg.match(ctx)
+		return m != (c.invert != c.negate)
+	}
+	v, present := c.path.lookup(ctx)
+	if !present {
+		// A missing attribute never matches, except for the not_* operators and exists negated.
+		if c.op == opExists {
+			return c.negate
+		}
+		return c.invert && !c.negate
+	}
+	m, comparable := c.test(v)
+	if !comparable {
+		return false // a type mismatch never matches
+	}
+	if c.invert {
+		m = !m
+	}
+	return m != c.negate
+}
+
+// test applies the operator to a present value; comparable is false on a type mismatch.
+func (c *compiledCond) test(v any) (matched, comparable bool) {
+	if arr, ok := v.([]any); ok && (c.op == opEquals || c.op == opContains) {
+		// A list attribute matches when any element does ("roles contains admin", "tags in [...]").
+		any := false
+		for _, e := range arr {
+			if m, ok := c.test(e); ok {
+				any = true
+				if m {
+					return true, true
+				}
+			}
+		}
+		return false, any
+	}
+	if arr, ok := v.([]string); ok && (c.op == opEquals || c.op == opContains) { // a Go program's list
+		for _, e := range arr {
+			if m, _ := c.test(e); m {
+				return true, true
+			}
+		}
+		return false, len(c.strs) > 0
+	}
+	switch c.op {
+	case opExists:
+		return true, true
+	case opEquals:
+		switch x := v.(type) {
+		case string:
+			return c.hasString(x), len(c.strs) > 0
+		case float64:
+			return c.hasNumber(x), len(c.nums) > 0
+		case json.Number:
+			n, err := x.Float64()
+			return err == nil && c.hasNumber(n), err == nil && len(c.nums) > 0
+		case bool:
+			bit := uint8(1)
+			if x {
+				bit = 2
+			}
+			return c.bools&bit != 0, c.bools != 0
+		}
+		if n, ok := number(v); ok { // Go integers (the SDK)
+			return c.hasNumber(n), len(c.nums) > 0
+		}
+		return false, false
+	case opContains, opStartsWith, opEndsWith, opMatchesRegex:
+		s, ok := v.(string)
+		if !ok {
+			return false, false
+		}
+		switch c.op {
+		case opContains:
+			for _, x := range c.strs {
+				if strings.Contains(s, x) {
+					return true, true
+				}
+			}
+		case opStartsWith:
+			for _, x := range c.strs {
+				if strings.HasPrefix(s, x) {
+					return true, true
+				}
+			}
+		case opEndsWith:
+			for _, x := range c.strs {
+				if strings.HasSuffix(s, x) {
+					return true, true
+				}
+			}
+		case opMatchesRegex:
+			for i := range c.res {
+				if c.res[i].match(s) {
+					return true, true
+				}
+			}
+		}
+		return false, true
+	case opGreaterThan, opGreaterThanOrEqual, opLessThan, opLessThanOrEqual:
+		n, ok := number(v)
+		if !ok {
+			return false, false
+		}
+		for _, x := range c.nums {
+			if (c.op == opGreaterThan && n > x) || (c.op == opGreaterThanOrEqual && n >= x) ||
+				(c.op == opLessThan && n < x) || (c.op == opLessThanOrEqual && n <= x) {
+				return true, true
+			}
+		}
+		return false, true
+	case opBefore, opAfter:
+		var t int64
+		switch x := v.(type) {
+		case string:
+			parsed, err := time.Parse(time.RFC3339, x)
+			if err != nil {
+				return false, false
+			}
+			t = parsed.UnixNano()
+		default:
+			n, ok := number(v)
+			if !ok {
+				return false, false
+			}
+			t = int64(n) * int64(time.Millisecond)
+		}
+		for _, x := range c.times {
+			if (c.op == opBefore && t < x) || (c.op == opAfter && t > x) {
+				return true, true
+			}
+		}
+		return false, true
+	case opSemverEquals, opSemverGreaterThan, opSemverLessThan:
+		s, ok := v.(string)
+		if !ok {
+			return false, false
+		}
+		sv, ok := parseSemver(s)
+		if !ok {
+			return false, false
+		}
+		for _, x := range c.vers {
+			cmp := sv.compare(x)
+			if (c.op == opSemverEquals && cmp == 0) || (c.op == opSemverGreaterThan && cmp > 0) || (c.op == opSemverLessThan && cmp < 0) {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	return false, false
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, !math.IsNaN(x)
+	case json.Number:
+		n, err := x.Float64()
+		return n, err == nil
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case int16:
+		return float64(x), true
+	case int8:
+		return float64(x), true
+	case uint:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case uint32:
+		return float64(x), true
+	case uint16:
+		return float64(x), true
+	case uint8:
+		return float64(x), true
+	case float32:
+		return float64(x), !math.IsNaN(float64(x))
+	}
+	return 0, false
+}
+
+func (c *compiledCond) hasString(s string) bool {
+	if c.strSet != nil {
+		_, ok := c.strSet[s]
+		return ok
+	}
+	for _, x := range c.strs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiledCond) hasNumber(n float64) bool {
+	if c.numSet != nil {
+		_, ok := c.numSet[n]
+		return ok
+	}
+	for _, x := range c.nums {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *compiledSegment) match(ctx Context) bool {
+	if key, ok := ctx.Key(); ok {
+		if _, in := s.included[key]; in {
+			return true
+		}
+		if _, out := s.excluded[key]; out {
+			return false
+		}
+	}
+	return len(s.conds) > 0 && matchAll(s.conds, ctx)
+}
+
+// Enabled is what "the feature is on" means for a result (source 000's isFeatureEnabled): a
+// boolean flag served true, or another flag served something other than its default while
+// serving. Nothing served (not found) is off.
+func (f *Compiled) Enabled(r Result) bool {
+	if f == nil || r.Variation < 0 || r.Variation >= len(f.Values) {
+		return false
+	}
+	if b, ok := f.Values[r.Variation].(bool); ok {
+		return b
+	}
+	return (f.Status.Serving() || f.Status == RolledOut) && r.Variation != f.defaultIdx
+}

@@ -1,0 +1,3 @@
+module github.com/vanehq/vane/sdk/go
+
+go 1.23

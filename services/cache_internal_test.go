@@ -1,0 +1,79 @@
+package services
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/vanehq/vane/internal/clock"
+)
+
+// TestCredentialTrustFollowsHeartbeat: cached credentials are used only while heartbeats are
+// heard; after a gap the first heartbeat flushes them once, and caching resumes.
+func TestCredentialTrustFollowsHeartbeat(t *testing.T) {
+	real := time.Now()
+	c := newCache(nil, "t:", clock.NewFake(real), slog.New(slog.DiscardHandler))
+	c.now = func() time.Time { return real }
+
+	c.put(apiKeyKey("h"), "key")
+	c.put(orgKey("acme"), "org")
+	if _, ok := c.getCredential(apiKeyKey("h")); ok {
+		t.Fatal("credentials trusted before any heartbeat was heard")
+	}
+	c.heard()
+	c.put(apiKeyKey("h"), "key")
+	if v, ok := c.getCredential(apiKeyKey("h")); !ok || v != "key" {
+		t.Fatal("credentials not trusted while heartbeats are heard")
+	}
+
+	real = real.Add(staleAfter) // the outage: no heartbeat for staleAfter
+	if _, ok := c.getCredential(apiKeyKey("h")); ok {
+		t.Fatal("a cached API key was trusted with the invalidation channel silent")
+	}
+	c.put(roleKey("o", "u"), "ADMIN") // a database answer during the outage
+
+	c.heard() // Redis is back
+	if _, ok := c.get(apiKeyKey("h")); ok {
+		t.Error("the API key entry survived the recovery flush")
+	}
+	if _, ok := c.get(roleKey("o", "u")); ok {
+		t.Error("the role entry survived the recovery flush")
+	}
+	if _, ok := c.get(orgKey("acme")); !ok {
+		t.Error("the recovery flushed more than credentials")
+	}
+	c.put(apiKeyKey("h"), "key")
+	real = real.Add(heartbeatEvery)
+	c.heard() // a regular heartbeat flushes nothing
+	if _, ok := c.getCredential(apiKeyKey("h")); !ok {
+		t.Error("caching did not resume after the recovery")
+	}
+
+	c.lost() // a publish failed: untrusted at once
+	if _, ok := c.getCredential(apiKeyKey("h")); ok {
+		t.Error("credentials trusted after a failed publish")
+	}
+}
+
+// TestNegCacheBoundedLRU: the least recently used entry leaves first, entries expire, and an
+// exact invalidation removes one entry only.
+func TestNegCacheBoundedLRU(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	n := newNegCache(2, time.Second, clk)
+	n.add("a")
+	n.add("b")
+	n.has("a") // a is now the most recent
+	n.add("c")
+	if n.has("b") || !n.has("a") || !n.has("c") || n.len() != 2 {
+		t.Fatalf("LRU eviction wrong: b=%v a=%v c=%v len=%d", n.has("b"), n.has("a"), n.has("c"), n.len())
+	}
+	c := &Cache{entries: map[string]cacheEntry{}, clock: clk, neg: n}
+	c.drop(apiKeyKey("a"))
+	if n.has("a") || !n.has("c") {
+		t.Error("exact invalidation did not remove exactly the key")
+	}
+	clk.Advance(2 * time.Second)
+	if n.has("c") {
+		t.Error("an entry outlived its TTL")
+	}
+}
