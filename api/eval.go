@@ -165,17 +165,19 @@ type BulkEvaluateRequest struct {
 // evaluateAll godoc
 //
 //	@Summary		Evaluate every flag (source 003)
-//	@Description	All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.
+//	@Description	All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes. ETag changes with the environment's configuration and with the answers; If-None-Match answers 304.
 //	@Tags			evaluation
 //	@Accept			json
 //	@Produce		json
 //	@Security		ApiKeyAuth
-//	@Param			user_id	query		string				false	"user id (GET)"
-//	@Param			org_id	query		string				false	"organisation id (GET)"
-//	@Param			body	body		BulkEvaluateRequest	false	"who is asking (POST)"
-//	@Success		200		{object}	map[string]any
-//	@Failure		400		{object}	ErrorResponse
-//	@Failure		401		{object}	ErrorResponse
+//	@Param			user_id			query		string				false	"user id (GET)"
+//	@Param			org_id			query		string				false	"organisation id (GET)"
+//	@Param			body			body		BulkEvaluateRequest	false	"who is asking (POST)"
+//	@Param			If-None-Match	header		string				false	"the ETag already held"
+//	@Success		200				{object}	map[string]any
+//	@Success		304
+//	@Failure		400	{object}	ErrorResponse
+//	@Failure		401	{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags/evaluate [get]
 //	@Router			/api/v1/feature-flags/evaluate [post]
 func (h *handlers) evaluateAll(c *gin.Context) {
@@ -203,20 +205,27 @@ func (h *handlers) evaluateAll(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	_, evals, err := h.plane.EvaluateAll(c.Request.Context(), sdkOf(c), ctx)
+	bulk, err := h.plane.Bulk(c.Request.Context(), sdkOf(c), ctx)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	out := make(map[string]any, len(evals))
-	for _, e := range evals {
-		if _, isBool := e.Value().(bool); isBool || e.Value() == nil {
-			out[e.Flag.Key] = e.Enabled()
-		} else {
-			out[e.Flag.Key] = e.Value()
-		}
+	tag := bulk.ETag()
+	c.Header("ETag", tag)
+	if matchesETag(c.GetHeader("If-None-Match"), tag) {
+		bulk.Release(nil)
+		c.Status(http.StatusNotModified)
+		return
 	}
-	c.JSON(http.StatusOK, out)
+	out := bulk.AppendTo(bulk.Buffer(), dataplane.ValueMap)
+	writeJSON(c, out)
+	bulk.Release(out)
+}
+
+// writeJSON answers 200 with a JSON body already encoded, its length known (no chunked encoding).
+func writeJSON(c *gin.Context, body []byte) {
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func nilIfEmpty(s string) any {

@@ -148,7 +148,14 @@ func TestOFREP(t *testing.T) {
 	}
 	tag := r.Header.Get("ETag")
 	s.req("POST", "/ofrep/v1/evaluate/flags", `{"context":{"targetingKey":"u1"}}`, "auth", client, "If-None-Match", tag).want(t, 304)
-	s.req("POST", "/ofrep/v1/evaluate/flags", `{"context":{"targetingKey":"u2"}}`, "auth", client, "If-None-Match", tag).want(t, 200)
+	// The ETag names the answers, not the request: a context served alike shares it, one served
+	// otherwise (a rule matches; no key for the rollout) does not.
+	s.req("POST", "/ofrep/v1/evaluate/flags", `{"context":{"targetingKey":"u1","country":"FR"}}`, "auth", client, "If-None-Match", tag).want(t, 304)
+	pro := s.req("POST", "/ofrep/v1/evaluate/flags", `{"context":{"targetingKey":"u1","plan":"pro"}}`, "auth", client, "If-None-Match", tag).want(t, 200)
+	noKey := s.req("POST", "/ofrep/v1/evaluate/flags", `{"context":{}}`, "auth", client, "If-None-Match", tag).want(t, 200)
+	if pt, nt := pro.Header.Get("ETag"), noKey.Header.Get("ETag"); pt == tag || nt == tag || pt == nt || !strings.Contains(string(noKey.Body), `"errorCode":"TARGETING_KEY_MISSING"`) {
+		t.Errorf("ETags %s %s %s for different answers; no key: %s", tag, pt, nt, noKey.Body)
+	}
 	s.req("PATCH", flags+"/draft-one/environments/production", `{"status":"ACTIVE"}`, "auth", a.dev).want(t, 200)
 	s.req("POST", "/ofrep/v1/evaluate/flags", `{"context":{"targetingKey":"u1"}}`, "auth", client, "If-None-Match", tag).want(t, 200)
 

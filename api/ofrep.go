@@ -52,27 +52,27 @@ type OFREPEventStream struct {
 }
 
 // ofrepContext reads the request's context; the error is an OFREP error code and details.
-func ofrepContext(c *gin.Context) (engine.Context, []byte, string, string) {
+func ofrepContext(c *gin.Context) (ctx engine.Context, code, details string) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		return nil, nil, "PARSE_ERROR", "could not read the request body"
+		return nil, "PARSE_ERROR", "could not read the request body"
 	}
 	var req OFREPRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
 			var typ *json.UnmarshalTypeError
 			if errors.As(err, &typ) && typ.Field == "context" {
-				return nil, body, "INVALID_CONTEXT", "context must be a JSON object"
+				return nil, "INVALID_CONTEXT", "context must be a JSON object"
 			}
-			return nil, body, "PARSE_ERROR", "the request body is not valid JSON"
+			return nil, "PARSE_ERROR", "the request body is not valid JSON"
 		}
 	}
 	m := req.Context
-	ctx, err := dataplane.CheckContext(m, "context")
+	ctx, err = dataplane.CheckContext(m, "context")
 	if err != nil {
-		return nil, body, "INVALID_CONTEXT", err.Error()
+		return nil, "INVALID_CONTEXT", err.Error()
 	}
-	return ctx, body, "", ""
+	return ctx, "", ""
 }
 
 func ofrepResult(key string, e dataplane.Evaluation) (int, any) {
@@ -80,7 +80,7 @@ func ofrepResult(key string, e dataplane.Evaluation) (int, any) {
 	case e.Result.Reason == engine.ReasonFlagNotFound:
 		return http.StatusNotFound, OFREPError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist in this environment"}
 	case e.Result.ErrorCode == engine.ErrTargetingKeyMissing:
-		return http.StatusBadRequest, OFREPError{Key: key, ErrorCode: "TARGETING_KEY_MISSING", ErrorDetails: "this flag's rollout needs a targetingKey in the context"}
+		return http.StatusBadRequest, OFREPError{Key: key, ErrorCode: "TARGETING_KEY_MISSING", ErrorDetails: dataplane.OFREPMissingKey}
 	}
 	md := map[string]any{"version": e.Flag.Version}
 	if id := e.Flag.RuleID(e.Result); id != "" {
@@ -106,7 +106,7 @@ func ofrepResult(key string, e dataplane.Evaluation) (int, any) {
 //	@Router			/ofrep/v1/evaluate/flags/{key} [post]
 func (h *handlers) ofrepEvaluate(c *gin.Context) {
 	key := c.Param("key")
-	ctx, _, code, details := ofrepContext(c)
+	ctx, code, details := ofrepContext(c)
 	if code != "" {
 		c.JSON(http.StatusBadRequest, OFREPError{Key: key, ErrorCode: code, ErrorDetails: details})
 		return
@@ -123,7 +123,7 @@ func (h *handlers) ofrepEvaluate(c *gin.Context) {
 // ofrepBulk godoc
 //
 //	@Summary		OFREP: evaluate every flag
-//	@Description	Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and the context; If-None-Match answers 304. eventStreams advertises an SSE stream of {"type":"refetchEvaluation","etag":…} events.
+//	@Description	Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and with the answers (two contexts served alike share it); If-None-Match answers 304. eventStreams advertises an SSE stream of {"type":"refetchEvaluation","etag":…} events.
 //	@Tags			ofrep
 //	@Accept			json
 //	@Produce		json
@@ -136,31 +136,37 @@ func (h *handlers) ofrepEvaluate(c *gin.Context) {
 //	@Failure		401
 //	@Router			/ofrep/v1/evaluate/flags [post]
 func (h *handlers) ofrepBulk(c *gin.Context) {
-	ctx, body, code, details := ofrepContext(c)
+	ctx, code, details := ofrepContext(c)
 	if code != "" {
 		c.JSON(http.StatusBadRequest, gin.H{"errorCode": code, "errorDetails": details})
 		return
 	}
-	snap, evals, err := h.plane.EvaluateAll(c.Request.Context(), sdkOf(c), ctx)
+	bulk, err := h.plane.Bulk(c.Request.Context(), sdkOf(c), ctx)
 	if err != nil {
 		logger(c).Error("ofrep bulk evaluation failed", "err", err)
 		c.JSON(http.StatusInternalServerError, gin.H{"errorCode": "GENERAL", "errorDetails": "internal error"})
 		return
 	}
-	tag := `"` + strconv.FormatInt(snap.Version, 10) + "-" + strconv.FormatUint(uint64(engine.Bucket("ctx", string(body))), 36) + `"`
+	tag := bulk.ETag()
 	c.Header("ETag", tag)
 	if matchesETag(c.GetHeader("If-None-Match"), tag) {
+		bulk.Release(nil)
 		c.Status(http.StatusNotModified)
 		return
 	}
-	out := OFREPBulk{Flags: make([]any, 0, len(evals)), Metadata: map[string]any{"version": snap.Version},
-		EventStreams: []OFREPEventStream{{Type: "sse", URL: "/ofrep/v1/stream", InactivityDelaySec: 120}}}
-	for _, e := range evals {
-		_, item := ofrepResult(e.Flag.Key, e)
-		out.Flags = append(out.Flags, item)
-	}
-	c.JSON(http.StatusOK, out)
+	out := append(bulk.Buffer(), `{"flags":[`...)
+	out = bulk.AppendTo(out, dataplane.OFREPFlags)
+	out = strconv.AppendInt(append(out, `],"metadata":{"version":`...), bulk.Version(), 10)
+	out = append(out, ofrepBulkTail...)
+	writeJSON(c, out)
+	bulk.Release(out)
 }
+
+// ofrepBulkTail ends every bulk response: where to hear that evaluations should be fetched again.
+var ofrepBulkTail = func() []byte {
+	tail, _ := json.Marshal([]OFREPEventStream{{Type: "sse", URL: "/ofrep/v1/stream", InactivityDelaySec: 120}})
+	return append(append([]byte(`},"eventStreams":`), tail...), '}')
+}()
 
 // ofrepStream godoc
 //

@@ -10,7 +10,8 @@ import (
 // counters counts evaluations per flag configuration and variation between flushes. They outlive
 // snapshots, which are replaced on every change, and variations, which come and go with edits.
 type counters struct {
-	m sync.Map // config id → *configCounter
+	m     sync.Map // config id → *configCounter
+	plans sync.Map // *bulkPlan → struct{}: bulk plans whose static evaluations are not folded in yet
 }
 
 type configCounter struct {
@@ -42,6 +43,7 @@ func (c *configCounter) variation(id string) *atomic.Int64 {
 
 // pending is how many evaluations of a configuration were counted and not flushed yet.
 func (cs *counters) pending(configID string) int64 {
+	cs.fold()
 	c, ok := cs.m.Load(configID)
 	if !ok {
 		return 0
@@ -58,6 +60,7 @@ func (cs *counters) pending(configID string) int64 {
 
 // take empties the counters into one batch, attributed to the hour of now.
 func (cs *counters) take(now time.Time) []EvaluationCount {
+	cs.fold()
 	hour := now.UTC().Truncate(time.Hour)
 	var out []EvaluationCount
 	cs.m.Range(func(_, v any) bool {

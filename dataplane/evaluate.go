@@ -55,31 +55,8 @@ func (p *Plane) Evaluate(ctx context.Context, key *SDKKey, flagKey string, evalC
 	return Evaluation{Flag: f, Result: r}, nil
 }
 
-// EvaluateAll evaluates every served flag the SDK key may see (client keys: the client-visible
-// ones) for one context, in key order.
-func (p *Plane) EvaluateAll(ctx context.Context, key *SDKKey, evalCtx engine.Context) (*Snapshot, []Evaluation, error) {
-	snap, err := p.Get(ctx, key.EnvironmentID)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := p.clock.Now()
-	keys := snap.Keys
-	if key.Client() {
-		keys = snap.ClientKeys
-	}
-	out := make([]Evaluation, 0, len(keys))
-	for _, k := range keys {
-		f := snap.Flags[k]
-		r := f.Evaluate(evalCtx)
-		f.count(r, now)
-		p.observe(r.Reason)
-		out = append(out, Evaluation{Flag: f, Result: r})
-	}
-	return snap, out, nil
-}
-
 func (p *Plane) observe(r engine.Reason) {
 	if p.hooks.Evaluated != nil {
-		p.hooks.Evaluated(string(r))
+		p.hooks.Evaluated(string(r), 1)
 	}
 }

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +24,15 @@ type Snapshot struct {
 	ClientKeys     []string // the client-visible ones, for client-side SDK keys
 	// Config is the environment's full configuration as JSON, for SDKs that evaluate locally.
 	Config []byte
-	parts  *parts // Config piece by piece, for patches
-	gen    int64  // the entry's generation when the build began
+	parts  *parts      // Config piece by piece, for patches
+	gen    int64       // the entry's generation when the build began
+	bulk   [2]bulkSlot // bulk evaluation plans: server keys, client keys
+}
+
+// bulkSlot holds a bulk plan, prepared on the first bulk request that needs it.
+type bulkSlot struct {
+	once sync.Once
+	plan *bulkPlan
 }
 
 // Flag is one compiled flag and its evaluation counters.

@@ -571,7 +571,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {\"flag_key\": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.",
+                "description": "All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {\"flag_key\": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes. ETag changes with the environment's configuration and with the answers; If-None-Match answers 304.",
                 "consumes": [
                     "application/json"
                 ],
@@ -602,6 +602,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.BulkEvaluateRequest"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "the ETag already held",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -611,6 +617,9 @@ const docTemplate = `{
                             "type": "object",
                             "additionalProperties": true
                         }
+                    },
+                    "304": {
+                        "description": "Not Modified"
                     },
                     "400": {
                         "description": "Bad Request",
@@ -632,7 +641,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {\"flag_key\": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.",
+                "description": "All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {\"flag_key\": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes. ETag changes with the environment's configuration and with the answers; If-None-Match answers 304.",
                 "consumes": [
                     "application/json"
                 ],
@@ -663,6 +672,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/api.BulkEvaluateRequest"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "the ETag already held",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -672,6 +687,9 @@ const docTemplate = `{
                             "type": "object",
                             "additionalProperties": true
                         }
+                    },
+                    "304": {
+                        "description": "Not Modified"
                     },
                     "400": {
                         "description": "Bad Request",
@@ -6298,7 +6316,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and the context; If-None-Match answers 304. eventStreams advertises an SSE stream of {\"type\":\"refetchEvaluation\",\"etag\":…} events.",
+                "description": "Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and with the answers (two contexts served alike share it); If-None-Match answers 304. eventStreams advertises an SSE stream of {\"type\":\"refetchEvaluation\",\"etag\":…} events.",
                 "consumes": [
                     "application/json"
                 ],

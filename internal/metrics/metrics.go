@@ -56,8 +56,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// Evaluated counts one evaluation.
-func (m *Metrics) Evaluated(reason string) { m.evaluations.WithLabelValues(reason).Inc() }
+// Evaluated counts n evaluations with a reason.
+func (m *Metrics) Evaluated(reason string, n int) {
+	m.evaluations.WithLabelValues(reason).Add(float64(n))
+}
 
 // Request observes one HTTP request; route must be a template ("/api/v1/orgs/:org"), never a path.
 func (m *Metrics) Request(route, method string, code int, d time.Duration) {

@@ -655,7 +655,7 @@ export interface paths {
         };
         /**
          * Evaluate every flag (source 003)
-         * @description All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.
+         * @description All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes. ETag changes with the environment's configuration and with the answers; If-None-Match answers 304.
          */
         get: {
             parameters: {
@@ -665,7 +665,10 @@ export interface paths {
                     /** @description organisation id (GET) */
                     org_id?: string;
                 };
-                header?: never;
+                header?: {
+                    /** @description the ETag already held */
+                    "If-None-Match"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -681,6 +684,13 @@ export interface paths {
                             [key: string]: unknown;
                         };
                     };
+                };
+                /** @description Not Modified */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Bad Request */
                 400: {
@@ -705,7 +715,7 @@ export interface paths {
         put?: never;
         /**
          * Evaluate every flag (source 003)
-         * @description All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes.
+         * @description All flags of the SDK key's environment pre-evaluated for a user and/or organisation (either may be absent) as {"flag_key": value}; boolean flags give true/false. GET takes user_id and org_id as query parameters; POST also takes attributes. ETag changes with the environment's configuration and with the answers; If-None-Match answers 304.
          */
         post: {
             parameters: {
@@ -715,7 +725,10 @@ export interface paths {
                     /** @description organisation id (GET) */
                     org_id?: string;
                 };
-                header?: never;
+                header?: {
+                    /** @description the ETag already held */
+                    "If-None-Match"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -731,6 +744,13 @@ export interface paths {
                             [key: string]: unknown;
                         };
                     };
+                };
+                /** @description Not Modified */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Bad Request */
                 400: {
@@ -6091,7 +6111,7 @@ export interface paths {
         put?: never;
         /**
          * OFREP: evaluate every flag
-         * @description Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and the context; If-None-Match answers 304. eventStreams advertises an SSE stream of {"type":"refetchEvaluation","etag":…} events.
+         * @description Every flag of the SDK key's environment for one context. ETag changes with the environment's configuration and with the answers (two contexts served alike share it); If-None-Match answers 304. eventStreams advertises an SSE stream of {"type":"refetchEvaluation","etag":…} events.
          */
         post: {
             parameters: {
