@@ -6,7 +6,7 @@ SWAG  := $(BIN)/swag
 SWAG_VERSION := v1.16.6
 GOLANGCI_VERSION := v2.6.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-TEST_FLAGS ?= -race -count=1 -timeout 15m
+TEST_FLAGS ?= -race -count=1 -timeout 25m
 
 .PHONY: help run build js-deps sdk-js web-deps web-test web-build web-check portal-perf test test-postgres lint fmt fmt-check vet swagger swagger-check migrate bench up down clean
 
