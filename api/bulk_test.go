@@ -109,6 +109,30 @@ func TestBulkAnswersEqualSingle(t *testing.T) {
 	}
 }
 
+// TestBulkMapETag: source 003's map answers 304 to a client holding its ETag, and a new one after a
+// change.
+func TestBulkMapETag(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	a := s.newTenant("acme")
+	_, client := s.sdkKeys(a, "default", "production")
+	s.req("POST", flags, `{"key":"checkout"}`, "auth", a.dev).want(t, 201)
+	const path = "/api/v1/feature-flags/evaluate?user_id=u1"
+	r := s.req("GET", path, nil, "X-API-Key", client).want(t, 200)
+	tag := r.Header.Get("ETag")
+	if tag == "" || string(r.Body) != `{"checkout":false}` || r.Header.Get("Content-Length") != "18" {
+		t.Fatalf("map = %s, ETag %q, Content-Length %q", r.Body, tag, r.Header.Get("Content-Length"))
+	}
+	if r := s.req("GET", path, nil, "X-API-Key", client, "If-None-Match", tag).want(t, 304); len(r.Body) != 0 {
+		t.Errorf("304 with a body: %s", r.Body)
+	}
+	s.req("PATCH", flags+"/checkout/environments/production", `{"status":"ACTIVE","fallthrough":{"variation":"true"}}`, "auth", a.dev).want(t, 200)
+	r = s.req("GET", path, nil, "X-API-Key", client, "If-None-Match", tag).want(t, 200)
+	if string(r.Body) != `{"checkout":true}` || r.Header.Get("ETag") == tag {
+		t.Errorf("after activating: %s, ETag %s (was %s)", r.Body, r.Header.Get("ETag"), tag)
+	}
+}
+
 func sameJSON(a, b []byte) bool {
 	var x, y any
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {

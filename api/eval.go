@@ -210,16 +210,24 @@ func (h *handlers) evaluateAll(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	tag := bulk.ETag()
-	c.Header("ETag", tag)
-	if matchesETag(c.GetHeader("If-None-Match"), tag) {
-		bulk.Release(nil)
-		c.Status(http.StatusNotModified)
+	if notModified(c, bulk) {
 		return
 	}
 	out := bulk.AppendTo(bulk.Buffer(), dataplane.ValueMap)
 	writeJSON(c, out)
 	bulk.Release(out)
+}
+
+// notModified sets the bulk answer's ETag and answers 304 (releasing it) when the client holds it.
+func notModified(c *gin.Context, bulk *dataplane.Bulk) bool {
+	tag := bulk.ETag()
+	c.Header("ETag", tag)
+	if !matchesETag(c.GetHeader("If-None-Match"), tag) {
+		return false
+	}
+	bulk.Release(nil)
+	c.Status(http.StatusNotModified)
+	return true
 }
 
 // writeJSON answers 200 with a JSON body already encoded, its length known (no chunked encoding).

@@ -147,11 +147,7 @@ func (h *handlers) ofrepBulk(c *gin.Context) {
 		c.JSON(http.StatusInternalServerError, gin.H{"errorCode": "GENERAL", "errorDetails": "internal error"})
 		return
 	}
-	tag := bulk.ETag()
-	c.Header("ETag", tag)
-	if matchesETag(c.GetHeader("If-None-Match"), tag) {
-		bulk.Release(nil)
-		c.Status(http.StatusNotModified)
+	if notModified(c, bulk) {
 		return
 	}
 	out := append(bulk.Buffer(), `{"flags":[`...)
