@@ -232,26 +232,28 @@ func (c *compiledCond) match(in *input) bool {
 
 // test applies the operator to a present value; comparable is false on a type mismatch.
 func (c *compiledCond) test(v any) (matched, comparable bool) {
-	if arr, ok := v.([]any); ok && (c.op == opEquals || c.op == opContains) {
-		// A list attribute matches when any element does ("roles contains admin", "tags in [...]").
-		any := false
-		for _, e := range arr {
-			if m, ok := c.test(e); ok {
-				any = true
-				if m {
+	if _, isString := v.(string); !isString && (c.op == opEquals || c.op == opContains) {
+		switch arr := v.(type) {
+		case []any:
+			// A list attribute matches when any element does ("roles contains admin", "tags in [...]").
+			any := false
+			for _, e := range arr {
+				if m, ok := c.test(e); ok {
+					any = true
+					if m {
+						return true, true
+					}
+				}
+			}
+			return false, any
+		case []string: // a Go program's list
+			for _, e := range arr {
+				if m, _ := c.test(e); m {
 					return true, true
 				}
 			}
+			return false, len(c.strs) > 0
 		}
-		return false, any
-	}
-	if arr, ok := v.([]string); ok && (c.op == opEquals || c.op == opContains) { // a Go program's list
-		for _, e := range arr {
-			if m, _ := c.test(e); m {
-				return true, true
-			}
-		}
-		return false, len(c.strs) > 0
 	}
 	switch c.op {
 	case opExists:

@@ -1,6 +1,10 @@
 package engine
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
+)
 
 // murmurState is MurmurHash3 x86_32 (seed 0) over data written in pieces, so a flag hashes
 // salt + "." once and bucketing adds only the value, without building the concatenation.
@@ -16,37 +20,46 @@ const (
 	murmurC2 = 0x1b873593
 )
 
-func (s *murmurState) mix(k uint32) {
+func murmurMix(h, k uint32) uint32 {
 	k *= murmurC1
 	k = bits.RotateLeft32(k, 15)
 	k *= murmurC2
-	s.h ^= k
-	s.h = bits.RotateLeft32(s.h, 13)
-	s.h = s.h*5 + 0xe6546b64
+	h ^= k
+	h = bits.RotateLeft32(h, 13)
+	return h*5 + 0xe6546b64
 }
 
-// write adds p to the hashed data.
+// write adds p to the hashed data, four bytes at a time even when the data before it left an
+// unfinished block (its bytes are carried in front of each word of p).
 func (s *murmurState) write(p string) {
+	s.h, s.tail, s.nTail = murmurWrite(s.h, s.tail, s.nTail, p)
 	s.total += len(p)
+}
+
+func murmurWrite(h, t uint32, n int, p string) (uint32, uint32, int) {
+	b := unsafe.Slice(unsafe.StringData(p), len(p))
+	shift := uint(8 * n) // 0–24; a shift by 32 yields 0
 	i := 0
-	if s.nTail > 0 { // finish the block begun by the previous piece
-		for ; s.nTail < 4 && i < len(p); i++ {
-			s.tail |= uint32(p[i]) << (8 * s.nTail)
-			s.nTail++
-		}
-		if s.nTail < 4 {
-			return
-		}
-		s.mix(s.tail)
-		s.tail, s.nTail = 0, 0
+	for ; i+4 <= len(b); i += 4 {
+		w := binary.LittleEndian.Uint32(b[i:])
+		h = murmurMix(h, t|w<<shift)
+		t = w >> (32 - shift)
 	}
-	for ; i+4 <= len(p); i += 4 {
-		s.mix(uint32(p[i]) | uint32(p[i+1])<<8 | uint32(p[i+2])<<16 | uint32(p[i+3])<<24)
+	if i == len(b) {
+		return h, t, n
 	}
-	for ; i < len(p); i++ {
-		s.tail |= uint32(p[i]) << (8 * s.nTail)
-		s.nTail++
+	// Fewer than 4 bytes are left: carried in front of them, they finish a block or not.
+	var w uint32
+	for j := len(b) - 1; j >= i; j-- {
+		w = w<<8 | uint32(b[j])
 	}
+	t |= w << shift
+	n += len(b) - i
+	if n >= 4 {
+		h = murmurMix(h, t)
+		t, n = w>>(32-shift), n-4
+	}
+	return h, t, n
 }
 
 // sum finishes the hash (s is a copy: the state it came from can go on being written).
