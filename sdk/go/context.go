@@ -109,6 +109,9 @@ func fallbackKey(ctx engine.Context) (any, bool) {
 // allocate.
 func keyAsIs(m map[string]any) (key any, asIs bool) {
 	k, ok := m["key"]
+	if _, isString := k.(string); isString {
+		return k, true
+	}
 	if !ok {
 		_, found := fallbackKey(m)
 		return nil, !found
