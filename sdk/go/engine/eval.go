@@ -220,7 +220,12 @@ func (c *compiledCond) match(in *input) bool {
 		}
 		return c.invert && !c.negate
 	}
-	m, comparable := c.test(v)
+	var m, comparable bool
+	if s, isString := v.(string); isString && c.op == opEquals { // the commonest test, without a call
+		m, comparable = c.hasString(s), len(c.strs) > 0
+	} else {
+		m, comparable = c.test(v)
+	}
 	if !comparable {
 		return false // a type mismatch never matches
 	}
