@@ -53,3 +53,51 @@ func TestHead(t *testing.T) {
 		}
 	}
 }
+
+// TestListsOfEverySize evaluates targets, a segment's included and excluded keys and an `in` list
+// of 1 to 20 entries, short enough to be scanned and long enough to be hashed: the first, the last
+// and a missing entry each get the answer a list of any size gives.
+func TestListsOfEverySize(t *testing.T) {
+	for _, n := range []int{1, 2, smallIndex, smallIndex + 1, 20} {
+		keys := make([]any, n)
+		strs := make([]string, n)
+		for i := range keys {
+			strs[i] = fmt.Sprintf("user-%d", i*7919)
+			keys[i] = strs[i]
+		}
+		others := make([]string, n)
+		for i := range others {
+			others[i] = fmt.Sprintf("other-%d", i)
+		}
+		segs := map[string]Segment{"listed": {Key: "listed", Included: strs, Excluded: others,
+			Conditions: []Condition{{Attribute: "plan", Operator: OpEquals, Values: raw("pro")}}}}
+		inList := boolFlag(Condition{Attribute: "id", Operator: OpIn, Values: raw(keys...)})
+		targeted := boolFlag()
+		targeted.Rules = nil
+		targeted.Targets = []Target{{Variation: "true", Values: strs}, {Variation: "true", Values: []string{strs[0]}}}
+		listed := boolFlag(Condition{Segment: "listed"})
+		cases := []struct {
+			name string
+			flag Flag
+			ctx  Context
+			want int // variation index: 0 true, 1 false
+		}{
+			{"in, first", inList, Context{"id": strs[0]}, 0},
+			{"in, last", inList, Context{"id": strs[n-1]}, 0},
+			{"in, missing", inList, Context{"id": strs[n-1] + "0"}, 1},
+			{"target, first", targeted, Context{"key": strs[0]}, 0},
+			{"target, last", targeted, Context{"key": strs[n-1]}, 0},
+			{"target, missing", targeted, Context{"key": "user-"}, 1},
+			{"included", listed, Context{"key": strs[n-1]}, 0},
+			{"excluded", listed, Context{"key": others[n-1], "plan": "pro"}, 1},
+			{"neither, by condition", listed, Context{"key": "someone", "plan": "pro"}, 0},
+			{"neither", listed, Context{"key": "someone"}, 1},
+		}
+		for _, tc := range cases {
+			c := mustCompile(t, tc.flag, segs)
+			if r := c.Evaluate(tc.ctx); r.Variation != tc.want {
+				t.Errorf("%d entries, %s: Evaluate(%v) = %+v, want variation %d", n, tc.name, tc.ctx, r, tc.want)
+			}
+		}
+	}
+}
