@@ -162,7 +162,12 @@ func (f *Compiled) serve(s *compiledServe, in *input, fixed Reason) Result {
 	}
 	var buf [32]byte
 	v, _ := s.rollout.by.lookup(in) // nil when absent
-	value, ok := bucketValue(v, buf[:0])
+	value, ok := v.(string)         // the commonest bucketing value, without a call
+	if ok {
+		ok = value != ""
+	} else {
+		value, ok = bucketValue(v, buf[:0])
+	}
 	if !ok {
 		return Result{Variation: f.defaultIdx, Reason: ReasonError, ErrorCode: ErrTargetingKeyMissing}
 	}
