@@ -81,6 +81,11 @@ func (x *strIndex) has(s string) bool {
 // set indexes keys (for membership only).
 func set(keys []string) strIndex {
 	var x strIndex
+	if len(keys) > smallIndex {
+		x.m = make(map[string]int, len(keys))
+	} else if len(keys) > 0 {
+		x.small = make([]strEntry, 0, len(keys))
+	}
 	for _, k := range keys {
 		x.add(k, 0)
 	}
