@@ -396,22 +396,28 @@ func (c *Client) Evaluate(flagKey string, ctx Context) Detail {
 	if f == nil {
 		return Detail{Reason: ReasonError, ErrorCode: ErrorFlagNotFound}
 	}
-	ectx, err := c.normalize(ctx)
+	ectx, key, err := c.normalize(ctx)
 	if err != nil {
 		return Detail{Reason: ReasonError, ErrorCode: ErrorInvalidContext, Version: f.Version}
 	}
-	return c.detail(f, f.Evaluate(ectx))
+	return c.detail(f, f.EvaluateKeyed(ectx, key))
 }
 
-func (c *Client) normalize(ctx Context) (engine.Context, error) {
-	if ctx == nil || !needsKey(ctx) {
-		return engine.Context(ctx), nil // the application's own map, read only
+// normalize returns the context to evaluate and its "key" (nil when it has none), looked up once
+// for the engine.
+func (c *Client) normalize(ctx Context) (engine.Context, any, error) {
+	if key, asIs := keyAsIs(ctx); asIs {
+		return engine.Context(ctx), key, nil // the application's own map, read only
 	}
 	cp := make(map[string]any, len(ctx)+1) // the key must be written: never into the caller's map
 	for k, v := range ctx {
 		cp[k] = v
 	}
-	return Normalize(cp)
+	ectx, err := Normalize(cp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ectx, ectx["key"], nil
 }
 
 func (c *Client) detail(f *flagState, r engine.Result) Detail {
@@ -438,11 +444,11 @@ func (c *Client) value(flagKey string, ctx Context) (v any, ok bool) {
 	if f == nil {
 		return nil, false
 	}
-	ectx, err := c.normalize(ctx)
+	ectx, key, err := c.normalize(ctx)
 	if err != nil {
 		return nil, false
 	}
-	r := f.Evaluate(ectx)
+	r := f.EvaluateKeyed(ectx, key)
 	if r.Variation < 0 || r.Variation >= len(f.Values) {
 		return nil, false
 	}
@@ -521,13 +527,13 @@ func (c *Client) AllFlags(ctx Context) map[string]any {
 	if st == nil {
 		return map[string]any{}
 	}
-	ectx, err := c.normalize(ctx)
+	ectx, key, err := c.normalize(ctx)
 	if err != nil {
 		return map[string]any{}
 	}
 	out := make(map[string]any, len(st.flags))
 	for k, f := range st.flags {
-		if d := c.detail(f, f.Evaluate(ectx)); d.Value != nil {
+		if d := c.detail(f, f.EvaluateKeyed(ectx, key)); d.Value != nil {
 			out[k] = d.Value
 		}
 	}

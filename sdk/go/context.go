@@ -104,16 +104,20 @@ func fallbackKey(ctx engine.Context) (any, bool) {
 	return nil, false
 }
 
-// needsKey reports whether Normalize would write into m (so a caller that must not change the
-// application's map copies it first). It does not allocate.
-func needsKey(m map[string]any) bool {
+// keyAsIs reports whether Normalize would leave m as it is (a caller that must not change the
+// application's map copies it otherwise), and returns m["key"] (nil when absent). It does not
+// allocate.
+func keyAsIs(m map[string]any) (key any, asIs bool) {
 	k, ok := m["key"]
+	if _, isString := k.(string); isString {
+		return k, true
+	}
 	if !ok {
 		_, found := fallbackKey(m)
-		return found
+		return nil, !found
 	}
 	_, converted, _ := keyString(k)
-	return converted
+	return k, !converted
 }
 
 // walkContext checks depth and size without allocating; on a problem it returns the path to it

@@ -39,10 +39,10 @@ type Compiled struct {
 
 	defaultIdx int
 	onIdx      int
-	targets    map[string]int
+	targets    strIndex
 	rules      []compiledRule
 	fall       compiledServe
-	salt       string
+	salted     murmurState // salt + "." hashed once; bucketing adds the value
 	broken     bool
 }
 
@@ -121,7 +121,7 @@ type compiledCond struct {
 	invert bool // not_* operator
 	negate bool
 	strs   []string
-	strSet map[string]struct{}
+	strSet strIndex // strs, for equality
 	nums   []float64
 	numSet map[float64]struct{}
 	bools  uint8 // bit 0: false listed, bit 1: true listed
@@ -133,8 +133,8 @@ type compiledCond struct {
 
 type compiledSegment struct {
 	key      string
-	included map[string]struct{}
-	excluded map[string]struct{}
+	included strIndex
+	excluded strIndex
 	conds    []compiledCond
 }
 
@@ -142,10 +142,11 @@ type compiledSegment struct {
 type path struct {
 	full  string
 	parts []string
+	isKey bool // "key": read through the evaluation's one lookup of it
 }
 
 func newPath(attr string) path {
-	return path{full: attr, parts: strings.Split(attr, ".")}
+	return path{full: attr, parts: strings.Split(attr, "."), isKey: attr == "key"}
 }
 
 func validAttribute(attr string) string {
@@ -179,10 +180,13 @@ func Compile(f Flag, segments map[string]Segment) (*Compiled, error) {
 	var v validation
 	c := &compiler{v: &v, segments: segments, compiled: map[string]*compiledSegment{}, visiting: map[string]bool{}}
 	out := &Compiled{Key: f.Key, Type: f.Type, Status: f.Status, Version: f.Version, Variations: f.Variations,
-		defaultIdx: -1, onIdx: -1, salt: f.Salt}
-	if out.salt == "" {
-		out.salt = f.Key
+		defaultIdx: -1, onIdx: -1}
+	salt := f.Salt
+	if salt == "" {
+		salt = f.Key
 	}
+	out.salted.write(salt)
+	out.salted.write(".")
 	if f.Key == "" {
 		v.Add("key", "is required")
 	}
@@ -224,7 +228,6 @@ func Compile(f Flag, segments map[string]Segment) (*Compiled, error) {
 	if len(f.Targets) > MaxTargets {
 		v.Add("targets", "at most %d", MaxTargets)
 	} else if len(f.Targets) > 0 {
-		out.targets = map[string]int{}
 		total := 0
 		for i, t := range f.Targets {
 			field := fmt.Sprintf("targets[%d]", i)
@@ -234,9 +237,7 @@ func Compile(f Flag, segments map[string]Segment) (*Compiled, error) {
 				if key == "" {
 					v.Add(fmt.Sprintf("%s.values[%d]", field, j), "must not be empty")
 				}
-				if _, dup := out.targets[key]; !dup {
-					out.targets[key] = idx
-				}
+				out.targets.add(key, idx)
 			}
 		}
 		if total > MaxTargetValues {
@@ -478,11 +479,8 @@ func (c *compiler) condition(field string, cond Condition) compiledCond {
 		}
 		c.value(&out, vf, cond.Operator, val)
 	}
-	if len(out.strs) > 8 {
-		out.strSet = make(map[string]struct{}, len(out.strs))
-		for _, s := range out.strs {
-			out.strSet[s] = struct{}{}
-		}
+	if out.op == opEquals {
+		out.strSet = set(out.strs)
 	}
 	if len(out.nums) > 8 {
 		out.numSet = make(map[float64]struct{}, len(out.nums))
@@ -606,17 +604,6 @@ func (c *compiler) segment(field, key string, depth int) *compiledSegment {
 	c.v.details = append(c.v.details, sub.v.details...)
 	c.compiled[key] = out
 	return out
-}
-
-func set(keys []string) map[string]struct{} {
-	if len(keys) == 0 {
-		return nil
-	}
-	m := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		m[k] = struct{}{}
-	}
-	return m
 }
 
 // ValidateSegment checks a segment on its own and against the project's other segments (for

@@ -24,7 +24,34 @@ func (c Context) Key() (string, bool) {
 	return "", false
 }
 
-func (p *path) lookup(ctx Context) (any, bool) {
+// input is what one evaluation reads: the context, with its "key" looked up at most once however
+// many targets, segments, conditions and rollouts read it.
+type input struct {
+	ctx    Context
+	key    any // ctx["key"], nil when absent
+	looked bool
+}
+
+// keyValue is ctx["key"] (nil when absent), looked up on first use.
+func (in *input) keyValue() any {
+	if !in.looked {
+		in.key, in.looked = in.ctx["key"], true
+	}
+	return in.key
+}
+
+// targetKey is Context.Key of the input's context.
+func (in *input) targetKey() (string, bool) {
+	k, ok := in.keyValue().(string)
+	return k, ok && k != ""
+}
+
+func (p *path) lookup(in *input) (any, bool) {
+	if p.isKey {
+		v := in.keyValue()
+		return v, v != nil
+	}
+	ctx := in.ctx
 	if v, ok := ctx[p.full]; ok {
 		return v, v != nil
 	}
@@ -60,12 +87,25 @@ type Result struct {
 
 // Evaluate serves ctx according to the flag's status and targeting. It never panics and does not
 // allocate; an internal problem serves the default variation with reason ERROR.
-func (f *Compiled) Evaluate(ctx Context) Result { return f.evaluate(ctx, false) }
+func (f *Compiled) Evaluate(ctx Context) Result {
+	in := input{ctx: ctx}
+	return f.evaluate(&in, false)
+}
+
+// EvaluateKeyed is Evaluate for a caller that has already looked up key = ctx["key"] (nil when
+// absent), which spares the engine that lookup. key must be what ctx holds.
+func (f *Compiled) EvaluateKeyed(ctx Context, key any) Result {
+	in := input{ctx: ctx, key: key, looked: true}
+	return f.evaluate(&in, false)
+}
 
 // DryRun evaluates ctx as if the flag were ENABLED, whatever its status: QA before activating.
-func (f *Compiled) DryRun(ctx Context) Result { return f.evaluate(ctx, true) }
+func (f *Compiled) DryRun(ctx Context) Result {
+	in := input{ctx: ctx}
+	return f.evaluate(&in, true)
+}
 
-func (f *Compiled) evaluate(ctx Context, dry bool) (res Result) {
+func (f *Compiled) evaluate(in *input, dry bool) (res Result) {
 	defer func() {
 		if recover() != nil {
 			res = Result{Variation: f.defaultIdx, Reason: ReasonError, RuleIndex: -1, ErrorCode: ErrGeneral}
@@ -88,22 +128,22 @@ func (f *Compiled) evaluate(ctx Context, dry bool) (res Result) {
 			return Result{Variation: f.defaultIdx, Reason: ReasonDisabled, RuleIndex: -1}
 		}
 	}
-	if len(f.targets) > 0 {
-		if key, ok := ctx.Key(); ok {
-			if idx, ok := f.targets[key]; ok {
+	if !f.targets.empty() {
+		if key, ok := in.targetKey(); ok {
+			if idx, ok := f.targets.find(key); ok {
 				return Result{Variation: idx, Reason: ReasonTargetingMatch, RuleIndex: -1}
 			}
 		}
 	}
 	for i := range f.rules {
 		r := &f.rules[i]
-		if matchAll(r.conds, ctx) {
-			res = f.serve(&r.serve, ctx, ReasonTargetingMatch)
+		if matchAll(r.conds, in) {
+			res = f.serve(&r.serve, in, ReasonTargetingMatch)
 			res.RuleIndex = i
 			return res
 		}
 	}
-	res = f.serve(&f.fall, ctx, ReasonDefault)
+	res = f.serve(&f.fall, in, ReasonDefault)
 	res.RuleIndex = -1
 	return res
 }
@@ -116,31 +156,28 @@ func (f *Compiled) RuleID(r Result) string {
 	return f.rules[r.RuleIndex].id
 }
 
-func (f *Compiled) serve(s *compiledServe, ctx Context, fixed Reason) Result {
+func (f *Compiled) serve(s *compiledServe, in *input, fixed Reason) Result {
 	if s.rollout == nil {
 		return Result{Variation: s.variation, Reason: fixed}
 	}
 	var buf [32]byte
-	value, ok := bucketValue(s.rollout.by.lookupFor(ctx), buf[:0])
+	v, _ := s.rollout.by.lookup(in) // nil when absent
+	value, ok := v.(string)         // the commonest bucketing value, without a call
+	if ok {
+		ok = value != ""
+	} else {
+		value, ok = bucketValue(v, buf[:0])
+	}
 	if !ok {
 		return Result{Variation: f.defaultIdx, Reason: ReasonError, ErrorCode: ErrTargetingKeyMissing}
 	}
-	b := Bucket(f.salt, value)
+	b := f.salted.bucket(value)
 	for i, sum := range s.rollout.cumulative {
 		if b < sum {
 			return Result{Variation: s.rollout.variations[i], Reason: ReasonSplit}
 		}
 	}
 	return Result{Variation: s.rollout.variations[len(s.rollout.variations)-1], Reason: ReasonSplit}
-}
-
-// lookupFor finds the bucketing value (nil when the context lacks it).
-func (p *path) lookupFor(ctx Context) any {
-	v, ok := p.lookup(ctx)
-	if !ok {
-		return nil
-	}
-	return v
 }
 
 // bucketValue turns a bucketing attribute into the string that is hashed: strings as they are,
@@ -166,21 +203,21 @@ func bucketValue(v any, buf []byte) (string, bool) {
 	return "", false
 }
 
-func matchAll(conds []compiledCond, ctx Context) bool {
+func matchAll(conds []compiledCond, in *input) bool {
 	for i := range conds {
-		if !conds[i].match(ctx) {
+		if !conds[i].match(in) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c *compiledCond) match(ctx Context) bool {
+func (c *compiledCond) match(in *input) bool {
 	if c.op == opSegment {
-		m := c.seg != nil && c.seg.match(ctx)
+		m := c.seg != nil && c.seg.match(in)
 		return m != (c.invert != c.negate)
 	}
-	v, present := c.path.lookup(ctx)
+	v, present := c.path.lookup(in)
 	if !present {
 		// A missing attribute never matches, except for the not_* operators and exists negated.
 		if c.op == opExists {
@@ -188,7 +225,12 @@ func (c *compiledCond) match(ctx Context) bool {
 		}
 		return c.invert && !c.negate
 	}
-	m, comparable := c.test(v)
+	var m, comparable bool
+	if s, isString := v.(string); isString && c.op == opEquals { // the commonest test, without a call
+		m, comparable = c.hasString(s), len(c.strs) > 0
+	} else {
+		m, comparable = c.test(v)
+	}
 	if !comparable {
 		return false // a type mismatch never matches
 	}
@@ -200,26 +242,28 @@ func (c *compiledCond) match(ctx Context) bool {
 
 // test applies the operator to a present value; comparable is false on a type mismatch.
 func (c *compiledCond) test(v any) (matched, comparable bool) {
-	if arr, ok := v.([]any); ok && (c.op == opEquals || c.op == opContains) {
-		// A list attribute matches when any element does ("roles contains admin", "tags in [...]").
-		any := false
-		for _, e := range arr {
-			if m, ok := c.test(e); ok {
-				any = true
-				if m {
+	if _, isString := v.(string); !isString && (c.op == opEquals || c.op == opContains) {
+		switch arr := v.(type) {
+		case []any:
+			// A list attribute matches when any element does ("roles contains admin", "tags in [...]").
+			any := false
+			for _, e := range arr {
+				if m, ok := c.test(e); ok {
+					any = true
+					if m {
+						return true, true
+					}
+				}
+			}
+			return false, any
+		case []string: // a Go program's list
+			for _, e := range arr {
+				if m, _ := c.test(e); m {
 					return true, true
 				}
 			}
+			return false, len(c.strs) > 0
 		}
-		return false, any
-	}
-	if arr, ok := v.([]string); ok && (c.op == opEquals || c.op == opContains) { // a Go program's list
-		for _, e := range arr {
-			if m, _ := c.test(e); m {
-				return true, true
-			}
-		}
-		return false, len(c.strs) > 0
 	}
 	switch c.op {
 	case opExists:
@@ -363,18 +407,7 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func (c *compiledCond) hasString(s string) bool {
-	if c.strSet != nil {
-		_, ok := c.strSet[s]
-		return ok
-	}
-	for _, x := range c.strs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func (c *compiledCond) hasString(s string) bool { return c.strSet.has(s) }
 
 func (c *compiledCond) hasNumber(n float64) bool {
 	if c.numSet != nil {
@@ -389,16 +422,16 @@ func (c *compiledCond) hasNumber(n float64) bool {
 	return false
 }
 
-func (s *compiledSegment) match(ctx Context) bool {
-	if key, ok := ctx.Key(); ok {
-		if _, in := s.included[key]; in {
+func (s *compiledSegment) match(in *input) bool {
+	if key, ok := in.targetKey(); ok {
+		if s.included.has(key) {
 			return true
 		}
-		if _, out := s.excluded[key]; out {
+		if s.excluded.has(key) {
 			return false
 		}
 	}
-	return len(s.conds) > 0 && matchAll(s.conds, ctx)
+	return len(s.conds) > 0 && matchAll(s.conds, in)
 }
 
 // Enabled is what "the feature is on" means for a result (source 000's isFeatureEnabled): a

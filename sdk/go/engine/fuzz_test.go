@@ -7,7 +7,8 @@ import (
 
 // FuzzCompileEvaluate feeds arbitrary flag configurations and contexts through the decoder, the
 // compiler and the evaluator. Nothing may panic; the evaluator's own recover would turn a panic into
-// reason ERROR with code GENERAL, so that outcome fails the fuzz too.
+// reason ERROR with code GENERAL, so that outcome fails the fuzz too. EvaluateKeyed (the key looked
+// up by the caller) must agree with Evaluate.
 func FuzzCompileEvaluate(f *testing.F) {
 	seedFlag, _ := json.Marshal(boolFlag(Condition{Attribute: "user.email", Operator: OpMatchesRegex, Values: raw(`@x\.com$`)},
 		Condition{Segment: "beta"}))
@@ -31,6 +32,9 @@ func FuzzCompileEvaluate(f *testing.F) {
 		var ctx Context
 		if json.Unmarshal([]byte(ctxJSON), &ctx) != nil {
 			return
+		}
+		if got, want := c.EvaluateKeyed(ctx, ctx["key"]), c.Evaluate(ctx); got != want {
+			t.Fatalf("EvaluateKeyed = %v, Evaluate = %v on flag %s context %s", got, want, flagJSON, ctxJSON)
 		}
 		for _, r := range []Result{c.Evaluate(ctx), c.DryRun(ctx)} {
 			if r.ErrorCode == ErrGeneral {

@@ -1,7 +1,7 @@
 // Package engine evaluates feature flags. It is pure: no database, no HTTP, no clock, so the server
 // and an SDK evaluate with the same code. A flag's configuration is compiled once (regexes compiled,
-// `in` lists hashed, numbers, dates and versions parsed, segments inlined) and then evaluated against
-// contexts without allocating.
+// `in` lists and target keys indexed, numbers, dates and versions parsed, segments inlined, the
+// salt hashed) and then evaluated against contexts without allocating.
 package engine
 
 import (
