@@ -6,7 +6,7 @@ package engine
 // is a single variation, not a rollout. Bulk evaluation encodes such flags once per configuration.
 func (f *Compiled) Static() (Result, bool) {
 	if !f.broken && f.Status.Serving() &&
-		(len(f.targets) > 0 || len(f.rules) > 0 || f.fall.rollout != nil) {
+		(!f.targets.empty() || len(f.rules) > 0 || f.fall.rollout != nil) {
 		return Result{}, false
 	}
 	return f.Evaluate(nil), true
