@@ -70,7 +70,7 @@ func (h *handlers) listFlags(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, FlagList{Items: mapItems(page.Items, toFlag), NextCursor: page.NextCursor})
+	h.pages.JSON(c, page.Stamp, func() any { return FlagList{Items: mapItems(page.Items, toFlag), NextCursor: page.NextCursor} })
 }
 
 // createFlag godoc

@@ -303,6 +303,9 @@ func encodeCursor(id string) string {
 type Page[T any] struct {
 	Items      []T
 	NextCursor string
+	// Stamp, when not empty, names this exact content: the same stamp is never given to a page
+	// with other items, so a caller may keep what it derives from a page (its JSON) by stamp.
+	Stamp string
 }
 
 func paged[T any](rows []T, limit int, id func(T) string) Page[T] {

@@ -154,6 +154,7 @@ func (src *Source) RecordEvaluations(ctx context.Context, counts []dataplane.Eva
 		rows = append(rows, models.FlagInsight{ConfigID: c.ConfigID, EnvironmentID: c.EnvironmentID, Variation: c.Variation,
 			Hour: c.Hour.UTC(), Evaluations: c.Count})
 	}
+	defer src.s.Flags.lists.countsRecorded() // after the commit: a list built before it is behind
 	return src.s.tx(ctx, func(tx *gorm.DB) error {
 		ids := make([]string, 0, len(totals))
 		for id := range totals {
