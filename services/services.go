@@ -78,6 +78,7 @@ type Services struct {
 	cache *Cache
 	// scheduler puts rollout stages on the job queue (set by the process that has one, at any time).
 	scheduler atomic.Pointer[Scheduler]
+	hooks     atomic.Pointer[Hooks] // what the process counts (SetHooks)
 	// pending tells how many evaluations of a configuration this node counted and not yet recorded.
 	pending atomic.Pointer[func(configID string) int64]
 	wg      sync.WaitGroup // the background goroutines Start runs

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,12 +187,19 @@ func (src *Source) RecordEvaluations(ctx context.Context, counts []dataplane.Eva
 	})
 }
 
-// listenChanges hands other nodes' change notices ("orgID/projectID") to the subscribers until
-// ctx ends. A notice lost while Redis is away is repaired by the data plane's poll.
+// listenChanges hands other nodes' change notices ("orgID/projectID/published", the publication
+// time in Unix nanoseconds; older nodes send "orgID/projectID") to the subscribers until ctx ends.
+// A notice lost while Redis is away is repaired by the data plane's poll.
 func (src *Source) listenChanges(ctx context.Context, sub *redis.PubSub) {
 	receive(ctx, sub, func(payload string) {
-		if org, project, found := strings.Cut(payload, "/"); found {
-			src.publish(dataplane.Change{OrgID: org, ProjectID: project})
+		org, rest, found := strings.Cut(payload, "/")
+		if !found {
+			return
 		}
+		project, published, stamped := strings.Cut(rest, "/")
+		if ns, err := strconv.ParseInt(published, 10, 64); stamped && err == nil {
+			src.s.hook().ChangeLag(time.Since(time.Unix(0, ns)))
+		}
+		src.publish(dataplane.Change{OrgID: org, ProjectID: project})
 	})
 }
