@@ -193,7 +193,7 @@ func (s *Services) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return err
 		}
 		pause := txBackoff(attempt)
-		s.log.Debug("transaction aborted by the database; running it again", "attempt", attempt, "pause", pause, "err", err)
+		s.log.DebugContext(ctx, "transaction aborted by the database; running it again", "attempt", attempt, "pause", pause, "err", err)
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
