@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,9 +300,8 @@ func pct(d []time.Duration, p int) time.Duration {
 type memory struct{ rss, heap, stack int64 }
 
 // nodeMemory reads the node's resident memory (/proc/pid/status) and its Go heap and stacks in use
-// (its /metrics), after the node's own collection of garbage had a chance to run.
+// (its /metrics, as its last garbage collection left them).
 func nodeMemory(o options) (memory, error) {
-	runtime.GC()
 	var m memory
 	if o.pid > 0 {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", o.pid))
