@@ -25,23 +25,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/vane" ./cmd/vane
-envs=(VANE_DATA_DIR="$work/data" VANE_ADDR="127.0.0.1:$PORT" VANE_ADMIN_PASSWORD=load-test-password
-  VANE_LOG_LEVEL=warn VANE_WORKER=false)
+source scripts/load/lib.sh
+envs=()
 if [ "$DB" = postgres ]; then
   psql -q "$PG_URL" -c "CREATE SCHEMA $schema" >/dev/null
   sep='?'; case "$PG_URL" in *\?*) sep='&';; esac
   envs+=(DATABASE_URL="${PG_URL}${sep}search_path=$schema" VANE_JWT_SECRET=load-test-secret-of-at-least-32-bytes!!)
 fi
-env "${envs[@]}" "$work/vane" serve >"$work/vane.log" 2>&1 &
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 200); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$base/readyz" >/dev/null || { echo "vane did not start:"; cat "$work/vane.log"; exit 1; }
-
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token=$(curl -fs -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d '{"username":"admin","password":"load-test-password"}' | json "['access_token']")
-auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
+start_vane "$PORT" "${envs[@]}"
+sign_in
 flags="$base/api/v1/orgs/default/projects/default/flags"
 apikey=$(curl -fs -X POST "$base/api/v1/orgs/default/api-keys" "${auth[@]}" \
   -d '{"name":"load","scopes":["read"]}' | json "['secret']")

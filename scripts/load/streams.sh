@@ -16,19 +16,10 @@ ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
-go build -o "$work/vane" ./cmd/vane
+source scripts/load/lib.sh
 go build -o "$work/streams" ./scripts/load/streams
-VANE_DATA_DIR="$work/data" VANE_ADDR="127.0.0.1:$PORT" VANE_ADMIN_PASSWORD=load-test-password \
-  VANE_LOG_LEVEL=warn VANE_WORKER=false "$work/vane" serve >"$work/vane.log" 2>&1 &
-pid=$!
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 200); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$base/readyz" >/dev/null || { echo "vane did not start:"; cat "$work/vane.log"; exit 1; }
-
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token=$(curl -fs -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d '{"username":"admin","password":"load-test-password"}' | json "['access_token']")
-auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
+start_vane "$PORT"
+sign_in
 # An API key: the changes outlive the access token's lifetime on a slow run.
 key=$(curl -fs -X POST "$base/api/v1/orgs/default/api-keys" "${auth[@]}" -d '{"name":"load","scopes":["write"]}' | json "['secret']")
 flags="$base/api/v1/orgs/default/projects/default/flags"
@@ -40,6 +31,6 @@ case "$sdk" in srv-*) ;; *) sdk=$(curl -fs "$base/api/v1/orgs/default/projects/d
   | json "['sdk_keys'][1]['key']");; esac
 
 echo "== $N streams on $STREAM, $CHANGES changes, $(nproc) cores (client and node on this machine)"
-"$work/streams" -base "$base" -path "$STREAM" -sdk-key "$sdk" -token "$key" -n "$N" -changes "$CHANGES" -pid "$pid" \
+"$work/streams" -base "$base" -path "$STREAM" -sdk-key "$sdk" -token "$key" -n "$N" -changes "$CHANGES" -pid "$vane_pid" \
   -flag-config "/api/v1/orgs/default/projects/default/flags/load-test/environments/production"
 grep -c . "$work/vane.log" >/dev/null && { echo "== node log (warnings and errors)"; tail -5 "$work/vane.log"; } || true
