@@ -319,7 +319,7 @@ func nodeMemory(o options) (memory, error) {
 	if err != nil {
 		return m, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
