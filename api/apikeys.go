@@ -23,6 +23,7 @@ import (
 //	@Success		200		{object}	APIKeyList
 //	@Failure		403		{object}	ErrorResponse
 //	@Failure		404		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/api-keys [get]
 func (h *handlers) listAPIKeys(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -56,6 +57,7 @@ func (h *handlers) listAPIKeys(c *gin.Context) {
 //	@Failure		403		{object}	ErrorResponse
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/api-keys [post]
 func (h *handlers) createAPIKey(c *gin.Context) {
 	var req APIKeyRequest
@@ -86,6 +88,7 @@ func (h *handlers) createAPIKey(c *gin.Context) {
 //	@Success	200	{object}	APIKeyResponse
 //	@Failure	403	{object}	ErrorResponse
 //	@Failure	404	{object}	ErrorResponse
+//	@Failure	429	{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/api-keys/{key} [get]
 func (h *handlers) getAPIKey(c *gin.Context) {
 	k, err := h.svc.APIKeys.Get(c.Request.Context(), scopeOf(c), c.Param("key"))
@@ -109,6 +112,7 @@ func (h *handlers) getAPIKey(c *gin.Context) {
 //	@Success		200	{object}	APIKeyResponse
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/api-keys/{key} [delete]
 func (h *handlers) revokeAPIKey(c *gin.Context) {
 	k, err := h.svc.APIKeys.Revoke(c.Request.Context(), scopeOf(c), c.Param("key"))

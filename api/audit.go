@@ -30,6 +30,7 @@ import (
 //	@Failure		403			{object}	ErrorResponse
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/audit-events [get]
 func (h *handlers) listAuditEvents(c *gin.Context) {
 	opt, err := listOptions(c)

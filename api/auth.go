@@ -229,6 +229,7 @@ func (h *handlers) acceptInvite(c *gin.Context) {
 //	@Security		ApiKeyAuth
 //	@Success		200	{object}	MeResponse
 //	@Failure		401	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/me [get]
 func (h *handlers) me(c *gin.Context) {
 	p := principalOf(c)

@@ -306,54 +306,88 @@ func (h *handlers) sdkStream(c *gin.Context) {
 }
 
 // stream serves Server-Sent Events: one event now, one on every new snapshot, heartbeats between.
-// event gets the snapshot last sent (nil for the first event) and the one to send.
+// event gets the snapshot last sent (nil for the first event) and the one to send. An HTTP/1
+// connection is taken over from net/http (hijacked): an idle stream then holds one small goroutine
+// and its socket instead of net/http's handler and background-read goroutines and buffers, and ends
+// when a write fails (within one heartbeat of the client leaving) or the plane stops.
 func (h *handlers) stream(c *gin.Context, event func(prev, snap *dataplane.Snapshot) (string, []byte)) {
 	envID := sdkOf(c).EnvironmentID
 	updates, stop := h.plane.Watch(envID)
-	defer stop()
 	snap, err := h.plane.Get(c.Request.Context(), envID)
 	if err != nil {
+		stop()
 		fail(c, err)
 		return
 	}
 	w := c.Writer
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("Connection", "keep-alive")
 	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	var sent *dataplane.Snapshot
-	send := func(s *dataplane.Snapshot) bool {
-		name, data := event(sent, s)
-		sent = s
-		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", s.Version, name, data)
-		w.Flush()
-		return err == nil
-	}
-	if !send(snap) {
-		return
-	}
-	last := snap.Version
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.Request.Context().Done():
+	serve := func(write func(format string, args ...any) error, gone <-chan struct{}) {
+		defer stop()
+		var sent *dataplane.Snapshot
+		send := func(s *dataplane.Snapshot) error {
+			name, data := event(sent, s)
+			sent = s
+			return write("id: %d\nevent: %s\ndata: %s\n\n", s.Version, name, data)
+		}
+		if send(snap) != nil {
 			return
-		case <-h.plane.Done(): // the server is stopping
-			return
-		case s := <-updates:
-			if s.Version > last {
-				last = s.Version
-				if !send(s) {
+		}
+		last := snap.Version
+		tick := time.NewTicker(heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-gone:
+				return
+			case <-h.plane.Done(): // the server is stopping
+				return
+			case s := <-updates:
+				if s.Version > last {
+					last = s.Version
+					if send(s) != nil {
+						return
+					}
+				}
+			case <-tick.C:
+				if write(": heartbeat\n\n") != nil {
 					return
 				}
 			}
-		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
-				return
-			}
-			w.Flush()
 		}
 	}
+	if hj, ok := w.(http.Hijacker); ok && c.Request.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close") // the body ends when the connection does
+		head := []byte("HTTP/1.1 200 OK\r\n")
+		var hb strings.Builder
+		_ = w.Header().Write(&hb)
+		head = append(append(head, hb.String()...), "\r\n"...)
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			write := func(format string, args ...any) error {
+				_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second)) // a client that stopped reading is dropped
+				_, err := fmt.Fprintf(conn, format, args...)
+				return err
+			}
+			if write("%s", head) != nil {
+				stop()
+				_ = conn.Close()
+				return
+			}
+			go func() { // ends with the stream: a failed write or the plane stopping
+				defer func() { _ = conn.Close() }()
+				serve(write, nil)
+			}()
+			return
+		}
+		w.Header().Del("Connection")
+	}
+	w.Header().Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+	serve(func(format string, args ...any) error {
+		_, err := fmt.Fprintf(w, format, args...)
+		w.Flush()
+		return err
+	}, c.Request.Context().Done())
 }

@@ -37,6 +37,7 @@ import (
 //	@Success		200			{object}	FlagList
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags [get]
 func (h *handlers) listFlags(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -70,7 +71,7 @@ func (h *handlers) listFlags(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, FlagList{Items: mapItems(page.Items, toFlag), NextCursor: page.NextCursor})
+	h.pages.JSON(c, page.Stamp, func() any { return FlagList{Items: mapItems(page.Items, toFlag), NextCursor: page.NextCursor} })
 }
 
 // createFlag godoc
@@ -91,6 +92,7 @@ func (h *handlers) listFlags(c *gin.Context) {
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags [post]
 func (h *handlers) createFlag(c *gin.Context) {
 	var req FlagRequest
@@ -122,6 +124,7 @@ func (h *handlers) createFlag(c *gin.Context) {
 //	@Param		flag	path		string	true	"flag key or id"
 //	@Success	200		{object}	FlagResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/flags/{flag} [get]
 func (h *handlers) getFlag(c *gin.Context) {
 	f, err := h.svc.Flags.Get(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"))
@@ -153,6 +156,7 @@ func (h *handlers) getFlag(c *gin.Context) {
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag} [patch]
 func (h *handlers) updateFlag(c *gin.Context) {
 	var req FlagPatchRequest
@@ -189,6 +193,7 @@ func (h *handlers) updateFlag(c *gin.Context) {
 //	@Success		204
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag} [delete]
 func (h *handlers) deleteFlag(c *gin.Context) {
 	if err := h.svc.Flags.Delete(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag")); err != nil {
@@ -211,6 +216,7 @@ func (h *handlers) deleteFlag(c *gin.Context) {
 //	@Param		env		path		string	true	"environment key or id"
 //	@Success	200		{object}	ConfigResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env} [get]
 func (h *handlers) getConfig(c *gin.Context) {
 	cfg, err := h.svc.Flags.GetConfig(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"))
@@ -244,6 +250,7 @@ func (h *handlers) getConfig(c *gin.Context) {
 //	@Failure		409			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env} [patch]
 func (h *handlers) patchConfig(c *gin.Context) {
 	var req ConfigPatchRequest
@@ -284,6 +291,7 @@ func (h *handlers) patchConfig(c *gin.Context) {
 //	@Failure		409			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/activate [post]
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/enable [post]
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/disable [post]
@@ -324,6 +332,7 @@ func (h *handlers) transition(c *gin.Context) {
 //	@Success		200		{object}	DryRunResponse
 //	@Failure		400		{object}	ErrorResponse
 //	@Failure		404		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/evaluate [post]
 func (h *handlers) dryRun(c *gin.Context) {
 	var req DryRunRequest

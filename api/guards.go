@@ -133,6 +133,7 @@ func parseDuration(field, v string) (time.Duration, error) {
 //	@Failure		400		{object}	ErrorResponse
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards [post]
 func (h *handlers) createGuard(c *gin.Context) {
 	var req GuardRequest
@@ -173,6 +174,7 @@ func (h *handlers) createGuard(c *gin.Context) {
 //	@Param		env		path		string	true	"environment key or id"
 //	@Success	200		{array}		GuardResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards [get]
 func (h *handlers) listGuards(c *gin.Context) {
 	gs, err := h.svc.Guards.List(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"))
@@ -197,6 +199,7 @@ func (h *handlers) listGuards(c *gin.Context) {
 //	@Param		guard	path		string	true	"guard id"
 //	@Success	200		{object}	GuardResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards/{guard} [get]
 func (h *handlers) getGuard(c *gin.Context) {
 	g, err := h.svc.Guards.Get(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"), c.Param("guard"))
@@ -220,6 +223,7 @@ func (h *handlers) getGuard(c *gin.Context) {
 //	@Param		guard	path	string	true	"guard id"
 //	@Success	204
 //	@Failure	404	{object}	ErrorResponse
+//	@Failure	429	{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards/{guard} [delete]
 func (h *handlers) deleteGuard(c *gin.Context) {
 	if err := h.svc.Guards.Delete(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"), c.Param("guard")); err != nil {
@@ -244,6 +248,7 @@ func (h *handlers) deleteGuard(c *gin.Context) {
 //	@Param			guard	path		string	true	"guard id"
 //	@Success		200		{object}	GuardResponse
 //	@Failure		404		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/guards/{guard}/trigger/rotate [post]
 func (h *handlers) rotateTrigger(c *gin.Context) {
 	g, secret, err := h.svc.Guards.RotateTrigger(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"), c.Param("guard"))

@@ -38,6 +38,7 @@ type InsightBucket struct {
 //	@Success		200		{object}	InsightsResponse
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/insights [get]
 func (h *handlers) getInsights(c *gin.Context) {
 	var window [2]time.Time

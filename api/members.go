@@ -19,6 +19,7 @@ import (
 //	@Success	200		{object}	MemberList
 //	@Failure	401		{object}	ErrorResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/members [get]
 func (h *handlers) listMembers(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -51,6 +52,7 @@ func (h *handlers) listMembers(c *gin.Context) {
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/members [post]
 func (h *handlers) inviteMember(c *gin.Context) {
 	var req InviteRequest
@@ -77,6 +79,7 @@ func (h *handlers) inviteMember(c *gin.Context) {
 //	@Param		member	path		string	true	"user id, membership id, email or username"
 //	@Success	200		{object}	MemberResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/members/{member} [get]
 func (h *handlers) getMember(c *gin.Context) {
 	m, err := h.svc.Members.Get(c.Request.Context(), scopeOf(c), c.Param("member"))
@@ -108,6 +111,7 @@ func (h *handlers) getMember(c *gin.Context) {
 //	@Failure		409			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/members/{member} [patch]
 func (h *handlers) updateMember(c *gin.Context) {
 	var req MemberPatch
@@ -142,6 +146,7 @@ func (h *handlers) updateMember(c *gin.Context) {
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		409	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/members/{member} [delete]
 func (h *handlers) removeMember(c *gin.Context) {
 	if err := h.svc.Members.Remove(c.Request.Context(), scopeOf(c), c.Param("member")); err != nil {
@@ -164,6 +169,7 @@ func (h *handlers) removeMember(c *gin.Context) {
 //	@Success	200		{object}	InvitationList
 //	@Failure	403		{object}	ErrorResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/invitations [get]
 func (h *handlers) listInvitations(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -194,6 +200,7 @@ func (h *handlers) listInvitations(c *gin.Context) {
 //	@Success	204
 //	@Failure	403	{object}	ErrorResponse
 //	@Failure	404	{object}	ErrorResponse
+//	@Failure	429	{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/invitations/{invitation} [delete]
 func (h *handlers) revokeInvitation(c *gin.Context) {
 	if err := h.svc.Members.RevokeInvitation(c.Request.Context(), scopeOf(c), c.Param("invitation")); err != nil {

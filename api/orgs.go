@@ -20,6 +20,7 @@ import (
 //	@Param			cursor	query		string	false	"next_cursor of the previous page"
 //	@Success		200		{object}	OrganizationList
 //	@Failure		401		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs [get]
 func (h *handlers) listOrgs(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -50,6 +51,7 @@ func (h *handlers) listOrgs(c *gin.Context) {
 //	@Failure		403		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs [post]
 func (h *handlers) createOrg(c *gin.Context) {
 	var req OrganizationRequest
@@ -77,6 +79,7 @@ func (h *handlers) createOrg(c *gin.Context) {
 //	@Success	200	{object}	OrganizationResponse
 //	@Failure	401	{object}	ErrorResponse
 //	@Failure	404	{object}	ErrorResponse
+//	@Failure	429	{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org} [get]
 func (h *handlers) getOrg(c *gin.Context) {
 	org, err := h.svc.Orgs.Get(c.Request.Context(), scopeOf(c))
@@ -106,6 +109,7 @@ func (h *handlers) getOrg(c *gin.Context) {
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org} [patch]
 func (h *handlers) updateOrg(c *gin.Context) {
 	var req OrganizationPatch
@@ -140,6 +144,7 @@ func (h *handlers) updateOrg(c *gin.Context) {
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		422	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org} [delete]
 func (h *handlers) deleteOrg(c *gin.Context) {
 	if err := h.svc.Orgs.Delete(c.Request.Context(), scopeOf(c), c.Query("confirm")); err != nil {

@@ -24,6 +24,7 @@ import (
 //	@Success	200		{object}	ProjectList
 //	@Failure	401		{object}	ErrorResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects [get]
 func (h *handlers) listProjects(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -56,6 +57,7 @@ func (h *handlers) listProjects(c *gin.Context) {
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects [post]
 func (h *handlers) createProject(c *gin.Context) {
 	var req ProjectRequest
@@ -100,6 +102,7 @@ func (h *handlers) createProject(c *gin.Context) {
 //	@Param		project	path		string	true	"project key or id"
 //	@Success	200		{object}	ProjectResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project} [get]
 func (h *handlers) getProject(c *gin.Context) {
 	p, err := h.svc.Projects.Get(c.Request.Context(), scopeOf(c), c.Param("project"))
@@ -130,6 +133,7 @@ func (h *handlers) getProject(c *gin.Context) {
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project} [patch]
 func (h *handlers) updateProject(c *gin.Context) {
 	var req ProjectPatch
@@ -166,6 +170,7 @@ func (h *handlers) updateProject(c *gin.Context) {
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		422	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project} [delete]
 func (h *handlers) deleteProject(c *gin.Context) {
 	if err := h.svc.Projects.Delete(c.Request.Context(), scopeOf(c), c.Param("project"), c.Query("confirm")); err != nil {
@@ -194,6 +199,7 @@ func (h *handlers) keyVisibility(c *gin.Context) keyVisibility {
 //	@Param			cursor	query		string	false	"next_cursor of the previous page"
 //	@Success		200		{object}	EnvironmentList
 //	@Failure		404		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/environments [get]
 func (h *handlers) listEnvironments(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -229,6 +235,7 @@ func (h *handlers) listEnvironments(c *gin.Context) {
 //	@Failure	404		{object}	ErrorResponse
 //	@Failure	409		{object}	ErrorResponse
 //	@Failure	422		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/environments [post]
 func (h *handlers) createEnvironment(c *gin.Context) {
 	var req EnvironmentRequest
@@ -258,6 +265,7 @@ func (h *handlers) createEnvironment(c *gin.Context) {
 //	@Param		env		path		string	true	"environment key or id"
 //	@Success	200		{object}	EnvironmentResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/environments/{env} [get]
 func (h *handlers) getEnvironment(c *gin.Context) {
 	e, err := h.svc.Environments.Get(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("env"))
@@ -288,6 +296,7 @@ func (h *handlers) getEnvironment(c *gin.Context) {
 //	@Failure	404			{object}	ErrorResponse
 //	@Failure	412			{object}	ErrorResponse
 //	@Failure	422			{object}	ErrorResponse
+//	@Failure	429			{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/environments/{env} [patch]
 func (h *handlers) updateEnvironment(c *gin.Context) {
 	var req EnvironmentPatch
@@ -325,6 +334,7 @@ func (h *handlers) updateEnvironment(c *gin.Context) {
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		422	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/environments/{env} [delete]
 func (h *handlers) deleteEnvironment(c *gin.Context) {
 	if err := h.svc.Environments.Delete(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("env"), c.Query("confirm")); err != nil {
@@ -352,6 +362,7 @@ func (h *handlers) deleteEnvironment(c *gin.Context) {
 //	@Failure		403		{object}	ErrorResponse
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/environments/{env}/sdk-keys/rotate [post]
 func (h *handlers) rotateSDKKeys(c *gin.Context) {
 	var req RotateRequest

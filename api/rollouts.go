@@ -84,6 +84,7 @@ func toPlan(p *services.Plan) PlanResponse {
 //	@Param		env		path		string	true	"environment key or id"
 //	@Success	200		{object}	PlanResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan [get]
 func (h *handlers) getPlan(c *gin.Context) {
 	p, err := h.svc.Rollouts.Get(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"))
@@ -115,6 +116,7 @@ func (h *handlers) getPlan(c *gin.Context) {
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan [put]
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan [post]
 func (h *handlers) putPlan(c *gin.Context) {
@@ -162,6 +164,7 @@ func (h *handlers) putPlan(c *gin.Context) {
 //	@Success		204
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		409	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan [delete]
 func (h *handlers) deletePlan(c *gin.Context) {
 	if err := h.svc.Rollouts.Delete(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env")); err != nil {
@@ -186,6 +189,7 @@ func (h *handlers) deletePlan(c *gin.Context) {
 //	@Success		200		{object}	PlanResponse
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/start [post]
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/pause [post]
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/resume [post]

@@ -57,6 +57,7 @@ type handlers struct {
 	plane    *dataplane.Plane
 	enforcer *policies.Enforcer
 	clock    clock.Clock
+	pages    rendered // the JSON of flag lists, by page stamp
 }
 
 func (h *handlers) now() time.Time { return h.clock.Now() }

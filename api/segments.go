@@ -21,6 +21,7 @@ import (
 //	@Param		cursor	query		string	false	"next_cursor of the previous page"
 //	@Success	200		{object}	SegmentList
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/segments [get]
 func (h *handlers) listSegments(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -54,6 +55,7 @@ func (h *handlers) listSegments(c *gin.Context) {
 //	@Failure		404		{object}	ErrorResponse
 //	@Failure		409		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/segments [post]
 func (h *handlers) createSegment(c *gin.Context) {
 	var req SegmentRequest
@@ -83,6 +85,7 @@ func (h *handlers) createSegment(c *gin.Context) {
 //	@Param		segment	path		string	true	"segment key or id"
 //	@Success	200		{object}	SegmentResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/projects/{project}/segments/{segment} [get]
 func (h *handlers) getSegment(c *gin.Context) {
 	s, err := h.svc.Segments.Get(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("segment"))
@@ -114,6 +117,7 @@ func (h *handlers) getSegment(c *gin.Context) {
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		412			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/segments/{segment} [patch]
 func (h *handlers) updateSegment(c *gin.Context) {
 	var req SegmentPatchRequest
@@ -150,6 +154,7 @@ func (h *handlers) updateSegment(c *gin.Context) {
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		409	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/segments/{segment} [delete]
 func (h *handlers) deleteSegment(c *gin.Context) {
 	if err := h.svc.Segments.Delete(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("segment")); err != nil {

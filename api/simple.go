@@ -102,6 +102,7 @@ func (r SimpleRequest) input() (services.SimpleInput, error) {
 //	@Failure		401					{object}	ErrorResponse
 //	@Failure		404					{object}	ErrorResponse
 //	@Failure		422					{object}	ErrorResponse
+//	@Failure		429					{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags [get]
 func (h *handlers) listSimpleFlags(c *gin.Context) {
 	e := simpleEnvOf(c)
@@ -135,6 +136,7 @@ func (h *handlers) listSimpleFlags(c *gin.Context) {
 //	@Failure		403					{object}	ErrorResponse
 //	@Failure		409					{object}	ErrorResponse
 //	@Failure		422					{object}	ErrorResponse
+//	@Failure		429					{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags [post]
 func (h *handlers) createSimpleFlag(c *gin.Context) {
 	var req SimpleRequest
@@ -168,6 +170,7 @@ func (h *handlers) createSimpleFlag(c *gin.Context) {
 //	@Param		key					path		string	true	"flag key or id"
 //	@Success	200					{object}	services.SimpleFlag
 //	@Failure	404					{object}	ErrorResponse
+//	@Failure	429					{object}	ErrorResponse
 //	@Router		/api/v1/feature-flags/{key} [get]
 func (h *handlers) getSimpleFlag(c *gin.Context) {
 	e := simpleEnvOf(c)
@@ -200,6 +203,7 @@ func (h *handlers) getSimpleFlag(c *gin.Context) {
 //	@Failure		409					{object}	ErrorResponse
 //	@Failure		412					{object}	ErrorResponse
 //	@Failure		422					{object}	ErrorResponse
+//	@Failure		429					{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags/{key} [put]
 //	@Router			/api/v1/feature-flags/{key} [patch]
 func (h *handlers) updateSimpleFlag(c *gin.Context) {
@@ -242,6 +246,7 @@ func (h *handlers) updateSimpleFlag(c *gin.Context) {
 //	@Failure		403	{object}	ErrorResponse
 //	@Failure		404	{object}	ErrorResponse
 //	@Failure		412	{object}	ErrorResponse
+//	@Failure		429	{object}	ErrorResponse
 //	@Router			/api/v1/feature-flags/{key} [delete]
 func (h *handlers) deleteSimpleFlag(c *gin.Context) {
 	version, err := ifMatch(c)

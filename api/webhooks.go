@@ -80,6 +80,7 @@ type DeliveryList struct {
 //	@Failure		400		{object}	ErrorResponse
 //	@Failure		403		{object}	ErrorResponse
 //	@Failure		422		{object}	ErrorResponse
+//	@Failure		429		{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/webhooks [post]
 func (h *handlers) createWebhook(c *gin.Context) {
 	var req WebhookRequest
@@ -105,6 +106,7 @@ func (h *handlers) createWebhook(c *gin.Context) {
 //	@Param		org	path		string	true	"organisation slug or id"
 //	@Success	200	{array}		WebhookResponse
 //	@Failure	403	{object}	ErrorResponse
+//	@Failure	429	{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/webhooks [get]
 func (h *handlers) listWebhooks(c *gin.Context) {
 	ws, err := h.svc.Webhooks.List(c.Request.Context(), scopeOf(c))
@@ -126,6 +128,7 @@ func (h *handlers) listWebhooks(c *gin.Context) {
 //	@Param		webhook	path		string	true	"webhook id"
 //	@Success	200		{object}	WebhookResponse
 //	@Failure	404		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/webhooks/{webhook} [get]
 func (h *handlers) getWebhook(c *gin.Context) {
 	w, err := h.svc.Webhooks.Get(c.Request.Context(), scopeOf(c), c.Param("webhook"))
@@ -153,6 +156,7 @@ func (h *handlers) getWebhook(c *gin.Context) {
 //	@Failure	404			{object}	ErrorResponse
 //	@Failure	412			{object}	ErrorResponse
 //	@Failure	422			{object}	ErrorResponse
+//	@Failure	429			{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/webhooks/{webhook} [patch]
 func (h *handlers) updateWebhook(c *gin.Context) {
 	var req WebhookRequest
@@ -185,6 +189,7 @@ func (h *handlers) updateWebhook(c *gin.Context) {
 //	@Param		webhook	path	string	true	"webhook id"
 //	@Success	204
 //	@Failure	404	{object}	ErrorResponse
+//	@Failure	429	{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/webhooks/{webhook} [delete]
 func (h *handlers) deleteWebhook(c *gin.Context) {
 	if err := h.svc.Webhooks.Delete(c.Request.Context(), scopeOf(c), c.Param("webhook")); err != nil {
@@ -208,6 +213,7 @@ func (h *handlers) deleteWebhook(c *gin.Context) {
 //	@Success	200		{object}	DeliveryList
 //	@Failure	404		{object}	ErrorResponse
 //	@Failure	422		{object}	ErrorResponse
+//	@Failure	429		{object}	ErrorResponse
 //	@Router		/api/v1/orgs/{org}/webhooks/{webhook}/deliveries [get]
 func (h *handlers) listDeliveries(c *gin.Context) {
 	opt, err := listOptions(c)
@@ -237,6 +243,7 @@ func (h *handlers) listDeliveries(c *gin.Context) {
 //	@Success		202			{object}	DeliveryResponse
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		409			{object}	ErrorResponse
+//	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver [post]
 func (h *handlers) redeliver(c *gin.Context) {
 	d, err := h.svc.Webhooks.Redeliver(c.Request.Context(), scopeOf(c), c.Param("webhook"), c.Param("delivery"))

@@ -63,12 +63,18 @@ func (h *handlers) expireSDKKeys(ctx context.Context, _ *asynq.Task) error {
 
 // Mux routes every task type to its handler, logging each outcome. client queues follow-up tasks.
 func Mux(svc *services.Services, log *slog.Logger, client *asynq.Client) *asynq.ServeMux {
+	return newMux(svc, log, client, func(string, error) {})
+}
+
+// newMux is Mux reporting each task's type and outcome to done.
+func newMux(svc *services.Services, log *slog.Logger, client *asynq.Client, done func(taskType string, err error)) *asynq.ServeMux {
 	h := &handlers{svc: svc, log: log, client: client}
 	mux := asynq.NewServeMux()
 	mux.Use(func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 			start := time.Now()
 			err := next.ProcessTask(ctx, t)
+			done(t.Type(), err)
 			attrs := []any{"type", t.Type(), "duration_ms", time.Since(start).Milliseconds()}
 			switch {
 			case err != nil:
@@ -118,7 +124,11 @@ type Worker struct {
 	scheduler *asynq.Scheduler
 	mux       *asynq.ServeMux
 	client    *asynq.Client
+	observe   func(taskType string, err error)
 }
+
+// Observe has the worker report every task's type and outcome to fn (metrics). Call it before Start.
+func (w *Worker) Observe(fn func(taskType string, err error)) { w.observe = fn }
 
 // NewWorker builds a worker against the Redis at opts.
 func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, concurrency int) (*Worker, error) {
@@ -146,7 +156,13 @@ func NewWorker(opts *redis.Options, svc *services.Services, log *slog.Logger, co
 		}
 	}
 	client := asynq.NewClient(r)
-	return &Worker{server: srv, scheduler: sch, mux: Mux(svc, log, client), client: client}, nil
+	w := &Worker{server: srv, scheduler: sch, client: client}
+	w.mux = newMux(svc, log, client, func(taskType string, err error) {
+		if w.observe != nil {
+			w.observe(taskType, err)
+		}
+	})
+	return w, nil
 }
 
 // Start runs the worker and scheduler in the background.

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vanehq/vane/internal/metrics"
 	"github.com/vanehq/vane/services"
 )
 
@@ -203,4 +204,26 @@ func Recover(ctx context.Context, svc *services.Services, log *slog.Logger) {
 	} else if n > 0 {
 		log.Info("queued the stages of rollout plans changed while the queue was unreachable", "plans", n)
 	}
+}
+
+// Sizes reads how many tasks each queue holds in each state (for /metrics). Queues that never held
+// a task do not exist yet and are not listed.
+func (q *Queue) Sizes(ctx context.Context) ([]metrics.QueueSize, error) {
+	names, err := q.inspector.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("list job queues: %w", err)
+	}
+	out := make([]metrics.QueueSize, 0, len(names))
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		info, err := q.inspector.GetQueueInfo(name)
+		if err != nil {
+			return out, fmt.Errorf("read job queue %s: %w", name, err)
+		}
+		out = append(out, metrics.QueueSize{Queue: name, Pending: info.Pending, Active: info.Active,
+			Scheduled: info.Scheduled, Retry: info.Retry, Archived: info.Archived})
+	}
+	return out, nil
 }

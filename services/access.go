@@ -127,22 +127,28 @@ func (a *Auth) apiKeyPrincipal(ctx context.Context, secret string) (*Principal, 
 	return p, nil
 }
 
-// ResolveOrg finds an organisation by slug or id, from the cache when it can.
+// ResolveOrg finds an organisation by slug or id, from the cache when it can. An organisation is
+// cached under its id and its slug only (a slug in capitals finds it under the slug), so changing
+// or deleting it invalidates exactly those two keys.
 func (a *Auth) ResolveOrg(ctx context.Context, ref string) (*models.Organization, error) {
-	if v, ok := a.s.cache.get(orgKey(ref)); ok {
-		if o, _ := v.(*models.Organization); o != nil {
-			return o, nil
+	for _, key := range []string{orgKey(ref), orgKey(strings.ToLower(ref))} {
+		if v, ok := a.s.cache.get(key); ok {
+			if o, _ := v.(*models.Organization); o != nil {
+				return o, nil
+			}
+			return nil, errs.NotFoundf("organization not found")
 		}
-		return nil, errs.NotFoundf("organization not found")
 	}
 	o, err := models.OrgByRef(a.s.db.WithContext(ctx), ref)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return nil, err
 	}
-	a.s.cache.put(orgKey(ref), o)
 	if o == nil {
+		a.s.cache.put(orgKey(ref), nil)
 		return nil, errs.NotFoundf("organization not found")
 	}
+	a.s.cache.put(orgKey(o.ID), o)
+	a.s.cache.put(orgKey(o.Slug), o)
 	return o, nil
 }
 

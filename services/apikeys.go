@@ -181,7 +181,7 @@ func (a *APIKeys) flush(ctx context.Context) {
 		return
 	}
 	if err := models.TouchAPIKeys(a.s.db.WithContext(ctx), used); err != nil {
-		a.s.log.Warn("record api key use", "err", err)
+		a.s.log.WarnContext(ctx, "record api key use", "err", err)
 	}
 }
 

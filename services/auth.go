@@ -285,7 +285,7 @@ func (a *Auth) refresh(ctx context.Context, raw string) (*Tokens, error) {
 		return err
 	})
 	if reused {
-		a.s.log.Warn("refresh token reused; token family revoked")
+		a.s.log.WarnContext(ctx, "refresh token reused; token family revoked")
 		return nil, errs.Unauthorizedf("the refresh token was already used; every session of this login is now signed out")
 	}
 	if err != nil {

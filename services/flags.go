@@ -19,7 +19,10 @@ import (
 )
 
 // Flags manages a project's flags and their configuration in each environment.
-type Flags struct{ s *Services }
+type Flags struct {
+	s     *Services
+	lists flagListCache
+}
 
 // FlagInput is a new flag. Only a key or a name is required: a boolean flag with true/false
 // variations is the default.
@@ -507,7 +510,26 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 			return Page[FlagWithConfigs]{}, err
 		}
 	}
-	rows, err := models.ListFlags(db, sc.OrgID, p.ID, filter, o.Sort, pg, offset)
+	gen := fl.lists.gen.Load()
+	envs, err := models.EnvironmentsOfProject(db, sc.OrgID, p.ID)
+	if err != nil {
+		return Page[FlagWithConfigs]{}, err
+	}
+	key, versions, now := flagListKey(sc, p.ID, filter, o.Sort, pg, offset, o.StaleDays), envVersions(envs), fl.s.now()
+	if page, ok := fl.lists.get(key, versions, now); ok {
+		return page, nil
+	}
+	page, err := fl.list(db, sc, p.ID, envs, filter, o.Sort, pg, offset)
+	if err != nil {
+		return Page[FlagWithConfigs]{}, err
+	}
+	return fl.lists.put(key, versions, gen, now, page), nil
+}
+
+// list builds a page of flags with their configurations in the environments the scope sees.
+func (fl *Flags) list(db *gorm.DB, sc Scope, projectID string, envs []models.Environment, filter models.FlagFilter,
+	sort models.FlagSort, pg models.Page, offset int) (Page[FlagWithConfigs], error) {
+	rows, err := models.ListFlags(db, sc.OrgID, projectID, filter, sort, pg, offset)
 	if err != nil {
 		return Page[FlagWithConfigs]{}, err
 	}
@@ -515,9 +537,9 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 	if more {
 		rows = rows[:pg.Limit]
 	}
-	keysByEnv, err := envKeys(db, sc.OrgID, p.ID)
-	if err != nil {
-		return Page[FlagWithConfigs]{}, err
+	keysByEnv := make(map[string]string, len(envs))
+	for _, e := range envs {
+		keysByEnv[e.ID] = e.Key
 	}
 	page := Page[FlagWithConfigs]{Items: make([]FlagWithConfigs, len(rows))}
 	ids := make([]string, len(rows))
@@ -541,7 +563,7 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		}
 	}
 	if more {
-		if o.Sort == models.SortCreated {
+		if sort == models.SortCreated {
 			page.NextCursor = encodeCursor(rows[len(rows)-1].ID)
 		} else {
 			page.NextCursor = encodeCursor(fmt.Sprintf("offset:%d", offset+len(rows)))

@@ -318,8 +318,13 @@ func (g *Guards) Check(ctx context.Context) (int, error) {
 	}
 	rolledBack := 0
 	done := map[string]bool{}
+	hook := g.s.hook()
 	for _, w := range watches {
-		if done[w.PlanID] || (w.LastTriggeredAt != nil && now.Before(w.LastTriggeredAt.Add(time.Duration(w.CooldownSeconds)*time.Second))) {
+		if done[w.PlanID] {
+			continue
+		}
+		if w.LastTriggeredAt != nil && now.Before(w.LastTriggeredAt.Add(time.Duration(w.CooldownSeconds)*time.Second)) {
+			hook.GuardChecked("cooling_down")
 			continue
 		}
 		from := now.Add(-time.Duration(w.WindowSeconds) * time.Second).Truncate(time.Minute)
@@ -329,7 +334,8 @@ func (g *Guards) Check(ctx context.Context) (int, error) {
 		}
 		onErr, onTotal, onReporters := byCohort.measure(w.EnvironmentID, w.FlagKey, on, from)
 		if onTotal < int64(w.MinSample) || onTotal == 0 {
-			continue // too few samples to judge
+			hook.GuardChecked("too_few_samples")
+			continue
 		}
 		m := Measurement{Sample: onTotal, OnRate: float64(onErr) / float64(onTotal), Reporters: append([]Reporter{}, onReporters...), onVariant: on}
 		m.Value = m.OnRate
@@ -346,15 +352,18 @@ func (g *Guards) Check(ctx context.Context) (int, error) {
 		}
 		if w.Metric == MetricErrorRateRatio {
 			if control == "" || offTotal < int64(w.MinSample) {
-				continue // nothing to compare with, or too few samples to judge
+				hook.GuardChecked("too_few_samples") // nothing to compare with, or too few samples to judge
+				continue
 			}
 			m.Value = m.OnRate / max(m.OffRate, 1e-9)
 			m.Reporters = append(m.Reporters, offReporters...) // the control cohort's figures moved the ratio too
 		}
 		breached := m.Value > w.Threshold || (w.Comparator == "gte" && m.Value == w.Threshold)
 		if !breached {
+			hook.GuardChecked("ok")
 			continue
 		}
+		hook.GuardChecked("breached")
 		slices.SortStableFunc(m.Reporters, func(a, b Reporter) int { return cmp.Compare(b.Sample, a.Sample) })
 		reason := fmt.Sprintf("guard %s: %s %s %.4g breached: %s over %ds%s", w.ID, w.Metric, w.Comparator, w.Threshold, m, w.WindowSeconds, m.reportedBy())
 		ok, err := g.rollback(ctx, w.SafetyGuard, reason, map[string]any{"guard_id": w.ID, "metric": w.Metric, "value": m.Value,
@@ -452,6 +461,11 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 	if err != nil || !acted {
 		return false, err
 	}
+	cause := "trigger" // a guard check acts only on running plans; a trigger URL acts whatever they do
+	if onlyRunning {
+		cause = "guard"
+	}
+	g.s.hook().RolledBack(cause)
 	g.s.changed(ctx, guard.OrgID, guard.ProjectID)
 	return true, nil
 }

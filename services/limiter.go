@@ -64,7 +64,7 @@ func (s *Services) runCounters(ctx context.Context, step int, window time.Durati
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		s.log.Warn("rate-limit counters unavailable in Redis; counting in this process", "err", err)
+		s.log.WarnContext(ctx, "rate-limit counters unavailable in Redis; counting in this process", "err", err)
 		s.Auth.local.markRedisDown(now.Add(redisRetryAfter))
 	}
 	return s.Auth.local.run(now, step, window, keys), nil
@@ -104,7 +104,7 @@ func clientKey(ip string) string {
 func (s *Services) resetCounts(ctx context.Context, keys ...string) {
 	if !s.Auth.local.redisDown(s.clock.Now()) {
 		if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
-			s.log.Warn("reset rate-limit counters", "err", err)
+			s.log.WarnContext(ctx, "reset rate-limit counters", "err", err)
 		}
 	}
 	s.Auth.local.forget(keys)
@@ -202,7 +202,7 @@ func (l loginLimits) begin(ctx context.Context) error {
 	if blocked {
 		// A refused attempt guessed nothing: it does not count against anyone's budget.
 		if err := l.s.countDown(ctx, l.window, keys...); err != nil {
-			l.s.log.Warn("take back a refused sign-in", "err", err)
+			l.s.log.WarnContext(ctx, "take back a refused sign-in", "err", err)
 		}
 		return tooMany("too many failed sign-in attempts; try again later", wait, l.window)
 	}
@@ -215,10 +215,10 @@ func (l loginLimits) begin(ctx context.Context) error {
 func (l loginLimits) succeed(ctx context.Context) {
 	l.s.resetCounts(ctx, l.keys[0])
 	if err := l.s.countDown(ctx, l.window, l.keys[1], l.keys[2]); err != nil {
-		l.s.log.Warn("take back a successful sign-in", "err", err)
+		l.s.log.WarnContext(ctx, "take back a successful sign-in", "err", err)
 	}
 	if _, err := l.s.countUp(ctx, knownClientFor, l.known); err != nil {
-		l.s.log.Warn("remember a sign-in client", "err", err)
+		l.s.log.WarnContext(ctx, "remember a sign-in client", "err", err)
 	}
 }
 

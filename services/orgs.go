@@ -165,7 +165,7 @@ func (o *Orgs) Update(ctx context.Context, sc Scope, patch OrgPatch, ifMatch int
 	if err != nil {
 		return nil, err
 	}
-	o.s.cache.Invalidate(ctx, "org:")
+	o.s.cache.Invalidate(ctx, orgKey(out.ID), orgKey(out.Slug)) // this organisation's entries only
 	return out, nil
 }
 
@@ -174,7 +174,20 @@ func (o *Orgs) Delete(ctx context.Context, sc Scope, confirm string) error {
 	if confirm != sc.OrgSlug {
 		return errs.Field("confirm", "must be the organization's slug (%q) to delete it", sc.OrgSlug)
 	}
+	var gone []string // the cache entries of this organisation, and only those
 	err := o.s.tx(ctx, func(tx *gorm.DB) error {
+		org, err := models.OrgByRef(tx, sc.OrgID)
+		if err != nil {
+			return err
+		}
+		var hashes []string
+		if err := tx.Model(&models.APIKey{}).Where("org_id = ?", sc.OrgID).Pluck("secret_hash", &hashes).Error; err != nil {
+			return models.Translate(err, "api keys")
+		}
+		gone = append(gone[:0], orgKey(org.ID), orgKey(org.Slug), orgRolesPrefix(org.ID))
+		for _, h := range hashes {
+			gone = append(gone, apiKeyKey(h))
+		}
 		res := tx.Where("id = ?", sc.OrgID).Delete(&models.Organization{})
 		if res.Error != nil {
 			return models.Translate(res.Error, "organization")
@@ -187,7 +200,7 @@ func (o *Orgs) Delete(ctx context.Context, sc Scope, confirm string) error {
 	if err != nil {
 		return err
 	}
-	o.s.cache.Invalidate(ctx, "org:", orgRolesPrefix(sc.OrgID), "apikey:")
+	o.s.cache.Invalidate(ctx, gone...)
 	o.s.changed(ctx, sc.OrgID, "") // its SDK keys stop working
 	return nil
 }

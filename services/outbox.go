@@ -83,7 +83,7 @@ func (ro *Rollouts) dispatch(ctx context.Context, rows []models.RolloutOutbox) (
 	for _, planID := range order {
 		if err := ro.syncQueue(ctx, sch, planID); err != nil {
 			if ferr := models.FailOutbox(ro.s.db.WithContext(context.WithoutCancel(ctx)), byPlan[planID], err.Error(), ro.s.now()); ferr != nil {
-				ro.s.log.Warn("record a failed outbox attempt", "plan", planID, "err", ferr)
+				ro.s.log.WarnContext(ctx, "record a failed outbox attempt", "plan", planID, "err", ferr)
 			}
 			err = fmt.Errorf("queue the stages of plan %s: %w", planID, err)
 			if errors.Is(err, ErrStageRunning) {

@@ -78,6 +78,7 @@ type Services struct {
 	cache *Cache
 	// scheduler puts rollout stages on the job queue (set by the process that has one, at any time).
 	scheduler atomic.Pointer[Scheduler]
+	hooks     atomic.Pointer[Hooks] // what the process counts (SetHooks)
 	// pending tells how many evaluations of a configuration this node counted and not yet recorded.
 	pending atomic.Pointer[func(configID string) int64]
 	wg      sync.WaitGroup // the background goroutines Start runs
@@ -192,7 +193,7 @@ func (s *Services) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return err
 		}
 		pause := txBackoff(attempt)
-		s.log.Debug("transaction aborted by the database; running it again", "attempt", attempt, "pause", pause, "err", err)
+		s.log.DebugContext(ctx, "transaction aborted by the database; running it again", "attempt", attempt, "pause", pause, "err", err)
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
@@ -303,6 +304,9 @@ func encodeCursor(id string) string {
 type Page[T any] struct {
 	Items      []T
 	NextCursor string
+	// Stamp, when not empty, names this exact content: the same stamp is never given to a page
+	// with other items, so a caller may keep what it derives from a page (its JSON) by stamp.
+	Stamp string
 }
 
 func paged[T any](rows []T, limit int, id func(T) string) Page[T] {

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -154,6 +155,7 @@ func (src *Source) RecordEvaluations(ctx context.Context, counts []dataplane.Eva
 		rows = append(rows, models.FlagInsight{ConfigID: c.ConfigID, EnvironmentID: c.EnvironmentID, Variation: c.Variation,
 			Hour: c.Hour.UTC(), Evaluations: c.Count})
 	}
+	defer src.s.Flags.lists.countsRecorded() // after the commit: a list built before it is behind
 	return src.s.tx(ctx, func(tx *gorm.DB) error {
 		ids := make([]string, 0, len(totals))
 		for id := range totals {
@@ -185,12 +187,19 @@ func (src *Source) RecordEvaluations(ctx context.Context, counts []dataplane.Eva
 	})
 }
 
-// listenChanges hands other nodes' change notices ("orgID/projectID") to the subscribers until
-// ctx ends. A notice lost while Redis is away is repaired by the data plane's poll.
+// listenChanges hands other nodes' change notices ("orgID/projectID/published", the publication
+// time in Unix nanoseconds; older nodes send "orgID/projectID") to the subscribers until ctx ends.
+// A notice lost while Redis is away is repaired by the data plane's poll.
 func (src *Source) listenChanges(ctx context.Context, sub *redis.PubSub) {
 	receive(ctx, sub, func(payload string) {
-		if org, project, found := strings.Cut(payload, "/"); found {
-			src.publish(dataplane.Change{OrgID: org, ProjectID: project})
+		org, rest, found := strings.Cut(payload, "/")
+		if !found {
+			return
 		}
+		project, published, stamped := strings.Cut(rest, "/")
+		if ns, err := strconv.ParseInt(published, 10, 64); stamped && err == nil {
+			src.s.hook().ChangeLag(time.Since(time.Unix(0, ns)))
+		}
+		src.publish(dataplane.Change{OrgID: org, ProjectID: project})
 	})
 }

@@ -418,6 +418,14 @@ func (wh *Webhooks) Deliver(ctx context.Context, deliveryID string, final bool) 
 	}
 	switch {
 	case ok:
+		wh.s.hook().WebhookDelivered("succeeded")
+	case final || private:
+		wh.s.hook().WebhookDelivered("failed")
+	default:
+		wh.s.hook().WebhookDelivered("retrying")
+	}
+	switch {
+	case ok:
 		return false, nil
 	case private:
 		return false, sendErr

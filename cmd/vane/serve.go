@@ -120,6 +120,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	m := metrics.New(sqlDB)
+	st.svc.SetHooks(observed(m))
 	plane := dataplane.New(st.svc.Source, dataplane.Options{Log: log, Hooks: dataplane.Hooks{
 		Rebuilt: m.Rebuilt, Evaluated: m.Evaluated, Streams: m.Streams, Changed: m.ChangeNotice}})
 	st.svc.SetPendingEvaluations(plane.Pending)
@@ -144,6 +145,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	queue := jobs.NewQueue(st.redis.Options) // the API schedules rollout stages even when another process works them
 	defer queue.Close()
 	st.svc.SetScheduler(queue)
+	m.WatchQueues(queue.Sizes)
 	recoverRollouts(runCtx, st)
 
 	if st.cfg.Worker {
@@ -151,6 +153,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		w.Observe(m.TaskDone)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -185,16 +188,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		}
 	}
 	if st.cfg.MetricsAddr != "" { // /metrics on its own listener, e.g. one only Prometheus reaches
-		mln, err := net.Listen("tcp", st.cfg.MetricsAddr)
+		msrv, err := serveMetrics(st, m, errc)
 		if err != nil {
-			return fmt.Errorf("listen on %s (VANE_METRICS_ADDR): %w", st.cfg.MetricsAddr, err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", m.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- msrv.Serve(mln) }()
 		defer func() { _ = msrv.Close() }()
-		log.Info("metrics on their own address", "addr", mln.Addr().String())
 	}
 
 	select {
@@ -214,6 +212,26 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// observed are the services' hooks that count into m.
+func observed(m *metrics.Metrics) services.Hooks {
+	return services.Hooks{ChangeLag: m.ChangeLag, GuardChecked: m.GuardChecked, RolledBack: m.RolledBack,
+		WebhookDelivered: m.WebhookDelivered}
+}
+
+// serveMetrics serves GET /metrics on VANE_METRICS_ADDR; a failure of the listener goes to errc.
+func serveMetrics(st *stack, m *metrics.Metrics, errc chan<- error) (*http.Server, error) {
+	mln, err := net.Listen("tcp", st.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (VANE_METRICS_ADDR): %w", st.cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { errc <- msrv.Serve(mln) }()
+	st.log.Info("metrics on their own address", "addr", mln.Addr().String())
+	return msrv, nil
 }
 
 // browsable is a listen address as a browser reaches it: an unspecified host becomes localhost.
@@ -244,16 +262,37 @@ func worker(ctx context.Context, getenv func(string) string, stderr io.Writer) e
 	queue := jobs.NewQueue(st.redis.Options)
 	defer queue.Close()
 	st.svc.SetScheduler(queue)
+	sqlDB, err := st.db.DB()
+	if err != nil {
+		return err
+	}
+	m := metrics.New(sqlDB)
+	st.svc.SetHooks(observed(m))
+	m.WatchQueues(queue.Sizes)
 	recoverRollouts(runCtx, st)
 	w, err := jobs.NewWorker(st.redis.Options, st.svc, st.log, 10)
 	if err != nil {
 		return err
 	}
+	w.Observe(m.TaskDone)
+	errc := make(chan error, 1)
+	if st.cfg.MetricsAddr != "" { // the worker's metrics (tasks, guards, webhooks) have no other address
+		msrv, err := serveMetrics(st, m, errc)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = msrv.Close() }()
+	}
 	if err := w.Start(); err != nil {
 		return err
 	}
 	st.log.Info("worker started")
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		w.Shutdown()
+		return fmt.Errorf("serve metrics: %w", err)
+	}
 	st.log.Info("worker shutting down")
 	w.Shutdown()
 	return nil

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"strconv"
@@ -21,6 +22,11 @@ type Metrics struct {
 	rebuilds      *prometheus.HistogramVec
 	streams       prometheus.Gauge
 	changeNotices prometheus.Counter
+	changeLag     prometheus.Histogram
+	tasks         *prometheus.CounterVec
+	guardChecks   *prometheus.CounterVec
+	rollbacks     *prometheus.CounterVec
+	webhooks      *prometheus.CounterVec
 }
 
 // New registers Vane's metrics, the Go runtime's and the process's, and, when db is not nil, the
@@ -42,8 +48,22 @@ func New(db *sql.DB) *Metrics {
 			Help: "Open Server-Sent Events streams (SDK and OFREP)."}),
 		changeNotices: prometheus.NewCounter(prometheus.CounterOpts{Name: "vane_change_notices_total",
 			Help: "Configuration change notices applied by this node's data plane."}),
+		changeLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vane_change_notice_lag_seconds",
+			Help:    "Time from a change notice's publication (by any node, this one included) to its arrival here through Redis.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vane_tasks_total",
+			Help: "Background tasks run by this process's worker, by task type and outcome (ok, error)."}, []string{"type", "outcome"}),
+		guardChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vane_guard_checks_total",
+			Help: "Safety-guard evaluations of running rollout plans, by outcome (ok, breached, too_few_samples, cooling_down)."},
+			[]string{"outcome"}),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vane_guard_rollbacks_total",
+			Help: "Rollbacks performed by safety guards, by cause (guard: a breached threshold; trigger: the trigger URL was called)."},
+			[]string{"cause"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vane_webhook_deliveries_total",
+			Help: "Webhook delivery attempts, by outcome (succeeded, retrying, failed)."}, []string{"outcome"}),
 	}
-	r.MustRegister(m.evaluations, m.requests, m.rebuilds, m.streams, m.changeNotices,
+	r.MustRegister(m.evaluations, m.requests, m.rebuilds, m.streams, m.changeNotices, m.changeLag, m.tasks, m.guardChecks,
+		m.rollbacks, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		r.MustRegister(collectors.NewDBStatsCollector(db, "vane"))
@@ -80,3 +100,67 @@ func (m *Metrics) Streams(delta int) { m.streams.Add(float64(delta)) }
 
 // ChangeNotice counts one change notice applied.
 func (m *Metrics) ChangeNotice() { m.changeNotices.Inc() }
+
+// ChangeLag observes how long a change notice took from its publication to its arrival.
+func (m *Metrics) ChangeLag(d time.Duration) { m.changeLag.Observe(max(d, 0).Seconds()) }
+
+// TaskDone counts one background task by type (a fixed set) and outcome.
+func (m *Metrics) TaskDone(taskType string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.tasks.WithLabelValues(taskType, outcome).Inc()
+}
+
+// GuardChecked counts one safety-guard evaluation by outcome.
+func (m *Metrics) GuardChecked(outcome string) { m.guardChecks.WithLabelValues(outcome).Inc() }
+
+// RolledBack counts one rollback by a safety guard, by cause.
+func (m *Metrics) RolledBack(cause string) { m.rollbacks.WithLabelValues(cause).Inc() }
+
+// WebhookDelivered counts one webhook delivery attempt by outcome.
+func (m *Metrics) WebhookDelivered(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }
+
+// QueueSize is how many tasks one job queue holds in each state.
+type QueueSize struct {
+	Queue                                       string
+	Pending, Active, Scheduled, Retry, Archived int
+}
+
+// WatchQueues serves vane_queue_tasks{queue,state}, read from sizes at each scrape (within 2 s;
+// a queue that cannot be read is left out of that scrape and counted in vane_queue_scrape_errors_total).
+func (m *Metrics) WatchQueues(sizes func(ctx context.Context) ([]QueueSize, error)) {
+	m.Registry.MustRegister(&queueCollector{sizes: sizes,
+		desc: prometheus.NewDesc("vane_queue_tasks", "Background tasks in each job queue, by state (pending, active, scheduled, retry, archived).",
+			[]string{"queue", "state"}, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vane_queue_scrape_errors_total",
+			Help: "Scrapes that could not read the job queues' sizes (Redis unreachable)."})})
+}
+
+type queueCollector struct {
+	sizes  func(ctx context.Context) ([]QueueSize, error)
+	desc   *prometheus.Desc
+	errors prometheus.Counter
+}
+
+func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- q.desc
+	q.errors.Describe(ch)
+}
+
+func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	sizes, err := q.sizes(ctx)
+	if err != nil {
+		q.errors.Inc()
+	}
+	for _, s := range sizes {
+		for state, n := range map[string]int{"pending": s.Pending, "active": s.Active, "scheduled": s.Scheduled,
+			"retry": s.Retry, "archived": s.Archived} {
+			ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(n), s.Queue, state)
+		}
+	}
+	q.errors.Collect(ch)
+}
