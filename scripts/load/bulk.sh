@@ -16,20 +16,15 @@ BARE_PORT=${BARE_PORT:-18091}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-go build -o "$work/vane" ./cmd/vane
+source scripts/load/lib.sh
 go build -o "$work/bare" ./scripts/load/bare
-VANE_DATA_DIR="$work/data" VANE_ADDR="127.0.0.1:$VANE_PORT" VANE_PORTAL_ADDR=off VANE_ADMIN_PASSWORD=load-test-password \
-  VANE_LOG_LEVEL=warn VANE_WORKER=false "$work/vane" serve >"$work/vane.log" 2>&1 &
 "$work/bare" "127.0.0.1:$BARE_PORT" >"$work/bare.log" 2>&1 &
-base="http://127.0.0.1:$VANE_PORT"
-for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null 2>&1 && curl -fs -X POST "http://127.0.0.1:$BARE_PORT/evaluate" >/dev/null 2>&1 && break; sleep 0.1; done
-
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token=$(curl -fs -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d '{"username":"admin","password":"load-test-password"}' | json "['access_token']")
+start_vane "$VANE_PORT" VANE_PORTAL_ADDR=off
+for _ in $(seq 1 100); do curl -fs -X POST "http://127.0.0.1:$BARE_PORT/evaluate" >/dev/null 2>&1 && break; sleep 0.1; done
+sign_in
 export token base
-sdk=$(curl -fs "$base/api/v1/orgs/default/projects/default/environments/production" \
-  -H "Authorization: Bearer $token" | json "['sdk_keys'][1]['key']")
+sdk=$(curl -fs "$base/api/v1/orgs/default/projects/default/environments/production" "${auth[@]}" \
+  | json "['sdk_keys'][1]['key']")
 
 # seed_flag i: flag i of the environment (flat API, production). Every 200th depends on the context.
 seed_flag() {
