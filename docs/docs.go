@@ -4619,6 +4619,70 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollbacks": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Every rollback its safety guards performed, newest first (the latest 100): when, which guard, the action, why (the measured value against the threshold, or the trigger URL and its caller's address), and which SDK keys reported the figures (masked). Readable by whoever may read the flag's rollout.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "List a flag's rollbacks in an environment",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.RollbackList"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout": {
             "post": {
                 "security": [
@@ -7954,6 +8018,84 @@ const docTemplate = `{
                 "refresh_token": {
                     "type": "string",
                     "example": "vrt_…"
+                }
+            }
+        },
+        "api.ReporterResponse": {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "integer"
+                },
+                "sample": {
+                    "type": "integer"
+                },
+                "sdk_key": {
+                    "type": "string",
+                    "example": "srv-…wxyz"
+                },
+                "variation": {
+                    "type": "string",
+                    "example": "true"
+                }
+            }
+        },
+        "api.RollbackList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.RollbackResponse"
+                    }
+                }
+            }
+        },
+        "api.RollbackResponse": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "rollback_to_previous_stage",
+                        "rollback_to_zero",
+                        "kill_switch"
+                    ]
+                },
+                "at": {
+                    "type": "string"
+                },
+                "caller": {
+                    "type": "string",
+                    "example": "203.0.113.7"
+                },
+                "guard": {
+                    "type": "string"
+                },
+                "metric": {
+                    "type": "string",
+                    "example": "error_rate"
+                },
+                "reason": {
+                    "type": "string"
+                },
+                "reporters": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ReporterResponse"
+                    }
+                },
+                "sample": {
+                    "type": "integer"
+                },
+                "threshold": {
+                    "type": "number"
+                },
+                "trigger": {
+                    "type": "boolean"
+                },
+                "value": {
+                    "type": "number"
                 }
             }
         },

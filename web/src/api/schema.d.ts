@@ -4458,6 +4458,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a flag's rollbacks in an environment
+         * @description Every rollback its safety guards performed, newest first (the latest 100): when, which guard, the action, why (the measured value against the threshold, or the trigger URL and its caller's address), and which SDK keys reported the figures (masked). Readable by whoever may read the flag's rollout.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description organisation slug or id */
+                    org: string;
+                    /** @description project key or id */
+                    project: string;
+                    /** @description flag key or id */
+                    flag: string;
+                    /** @description environment key or id */
+                    env: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["api.RollbackList"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["api.ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout": {
         parameters: {
             query?: never;
@@ -6869,6 +6926,33 @@ export interface components {
         "api.RefreshRequest": {
             /** @example vrt_… */
             refresh_token?: string;
+        };
+        "api.ReporterResponse": {
+            errors?: number;
+            sample?: number;
+            /** @example srv-…wxyz */
+            sdk_key?: string;
+            /** @example true */
+            variation?: string;
+        };
+        "api.RollbackList": {
+            items?: components["schemas"]["api.RollbackResponse"][];
+        };
+        "api.RollbackResponse": {
+            /** @enum {string} */
+            action?: "rollback_to_previous_stage" | "rollback_to_zero" | "kill_switch";
+            at?: string;
+            /** @example 203.0.113.7 */
+            caller?: string;
+            guard?: string;
+            /** @example error_rate */
+            metric?: string;
+            reason?: string;
+            reporters?: components["schemas"]["api.ReporterResponse"][];
+            sample?: number;
+            threshold?: number;
+            trigger?: boolean;
+            value?: number;
         };
         "api.RotateRequest": {
             /** @example 1h */
