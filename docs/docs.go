@@ -2965,7 +2965,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "A project's flags with each environment's status. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).",
+                "description": "A project's flags with each environment's status, and the total that pass the filters. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).",
                 "produces": [
                     "application/json"
                 ],
@@ -3038,7 +3038,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "integer",
-                        "description": "page size (1–200, default 50)",
+                        "description": "page size (1–1000, default 50)",
                         "name": "limit",
                         "in": "query"
                     },
@@ -3046,6 +3046,12 @@ const docTemplate = `{
                         "type": "string",
                         "description": "next_cursor of the previous page",
                         "name": "cursor",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "skip this many flags instead of a cursor (with sort key, updated_at or evaluations; up to 1000000): with total, every page can be asked for at once",
+                        "name": "offset",
                         "in": "query"
                     }
                 ],
@@ -7191,6 +7197,11 @@ const docTemplate = `{
                 },
                 "next_cursor": {
                     "type": "string"
+                },
+                "total": {
+                    "description": "flags that pass the filters, on every page",
+                    "type": "integer",
+                    "example": 5000
                 }
             }
         },

@@ -98,6 +98,35 @@ const (
 
 // ListFlags lists a project's flags with a filter; with an environment, each comes with its config.
 func ListFlags(db *gorm.DB, orgID, projectID string, f FlagFilter, sort FlagSort, p Page, offset int) ([]Flag, error) {
+	q := flagQuery(db, orgID, projectID, f)
+	var rows []Flag
+	switch sort {
+	case SortKey:
+		q = q.Order("flags.key ASC")
+	case SortUpdatedAt:
+		q = q.Order("flags.updated_at DESC").Order("flags.id DESC")
+	case SortEvaluations:
+		q = q.Order("fc.evaluations DESC").Order("flags.id ASC")
+	default:
+		return rows, Translate(p.apply(q, "flags.id", false).Find(&rows).Error, "flags")
+	}
+	q = q.Offset(offset)
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit + 1)
+	}
+	return rows, Translate(q.Find(&rows).Error, "flags")
+}
+
+// CountFlags counts a project's flags that pass the filter.
+func CountFlags(db *gorm.DB, orgID, projectID string, f FlagFilter) (int64, error) {
+	var n int64
+	err := flagQuery(db, orgID, projectID, f).Count(&n).Error
+	return n, Translate(err, "flags")
+}
+
+// flagQuery selects a project's flags that pass the filter (joined as fc with their configuration in
+// the filter's environment, when it names one).
+func flagQuery(db *gorm.DB, orgID, projectID string, f FlagFilter) *gorm.DB {
 	q := db.Model(&Flag{}).Where("flags.org_id = ? AND flags.project_id = ?", orgID, projectID)
 	if f.Q != "" {
 		like := "%" + strings.ToLower(f.Q) + "%"
@@ -122,22 +151,7 @@ func ListFlags(db *gorm.DB, orgID, projectID string, f FlagFilter, sort FlagSort
 				*f.StaleBefore, *f.StaleBefore)
 		}
 	}
-	var rows []Flag
-	switch sort {
-	case SortKey:
-		q = q.Order("flags.key ASC")
-	case SortUpdatedAt:
-		q = q.Order("flags.updated_at DESC").Order("flags.id DESC")
-	case SortEvaluations:
-		q = q.Order("fc.evaluations DESC").Order("flags.id ASC")
-	default:
-		return rows, Translate(p.apply(q, "flags.id", false).Find(&rows).Error, "flags")
-	}
-	q = q.Offset(offset)
-	if p.Limit > 0 {
-		q = q.Limit(p.Limit + 1)
-	}
-	return rows, Translate(q.Find(&rows).Error, "flags")
+	return q
 }
 
 // ConfigOf finds a flag's configuration in an environment.

@@ -2988,7 +2988,7 @@ export interface paths {
         };
         /**
          * List flags
-         * @description A project's flags with each environment's status. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).
+         * @description A project's flags with each environment's status, and the total that pass the filters. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).
          */
         get: {
             parameters: {
@@ -3009,10 +3009,12 @@ export interface paths {
                     stale_days?: number;
                     /** @description key, updated_at or evaluations */
                     sort?: string;
-                    /** @description page size (1–200, default 50) */
+                    /** @description page size (1–1000, default 50) */
                     limit?: number;
                     /** @description next_cursor of the previous page */
                     cursor?: string;
+                    /** @description skip this many flags instead of a cursor (with sort key, updated_at or evaluations; up to 1000000): with total, every page can be asked for at once */
+                    offset?: number;
                 };
                 header?: never;
                 path: {
@@ -6611,6 +6613,11 @@ export interface components {
         "api.FlagList": {
             items?: components["schemas"]["api.FlagResponse"][];
             next_cursor?: string;
+            /**
+             * @description flags that pass the filters, on every page
+             * @example 5000
+             */
+            total?: number;
         };
         "api.FlagPatchRequest": {
             archived?: boolean;
