@@ -103,7 +103,7 @@ func TestWebhookEdit(t *testing.T) {
 
 	b.click("Edit " + before)
 	b.fill("New payload URL", after)
-	b.typeKeys("New events", kb.Backspace+"feature_flag.killed\rsegment.updated\r")
+	b.typeKeys("New events", kb.Backspace+"feature_flag.killed,segment.updated,") // commas end chips (chromedp's Enter would submit)
 	b.click("Save webhook")
 	b.waitText(after)
 	if w := get(); w.URL != after || strings.Join(w.Events, ",") != "feature_flag.killed,segment.updated" || !w.Active {

@@ -59,7 +59,7 @@ export function Insights({ path, variations }: { path: { org: string; project: s
 
   return (
     <Section title="Insights">
-      <Group align="end" gap="sm">
+      <Group align="end" gap="sm" data-view-controls>
         <NativeSelect label="Range" value={kind} onChange={(e) => setKind(e.currentTarget.value as InsightRange["kind"])}
           data={Object.entries(rangeLabels).map(([value, label]) => ({ value, label }))} />
         {kind === "custom" && (

@@ -145,18 +145,19 @@ function EditWebhook({ webhook, error, onClose, onSave }: {
   const [events, setEvents] = useState<string[]>(webhook.events ?? []);
   return (
     <Modal opened onClose={onClose} title="Edit webhook" size="lg">
-      {/* No <form>: Enter belongs to the events input (it adds an event), never to saving. */}
-      <Stack>
-        {error && <Alert color={error.status === 412 ? "orange" : "red"} role="alert">{staleOr(error)}{error.status === 412 ? " Cancel, then edit it again to start from theirs." : ""}</Alert>}
-        <TextInput label="New payload URL" required value={url} onChange={(e) => setUrl(e.currentTarget.value)} error={error?.field("url")} data-autofocus />
-        <TagsInput label="New events" description="Names, prefixes (feature_flag.*) or *; Enter adds one" data={eventSuggestions}
-          value={events} onChange={setEvents} error={error?.field("events") ?? error?.field("events[0]")} clearable />
-        <Text size="sm" c="dimmed">The signing secret stays the same.</Text>
-        <Group justify="end">
-          <Button variant="default" onClick={onClose}>Cancel</Button>
-          <Button onClick={() => onSave({ url, events })}>Save webhook</Button>
-        </Group>
-      </Stack>
+      <form onSubmit={(e) => { e.preventDefault(); onSave({ url, events }); }}>
+        <Stack>
+          {error && <Alert color={error.status === 412 ? "orange" : "red"} role="alert">{staleOr(error)}{error.status === 412 ? " Cancel, then edit it again to start from theirs." : ""}</Alert>}
+          <TextInput label="New payload URL" required value={url} onChange={(e) => setUrl(e.currentTarget.value)} error={error?.field("url")} data-autofocus />
+          <TagsInput label="New events" description="Names, prefixes (feature_flag.*) or *; Enter adds one" data={eventSuggestions}
+            value={events} onChange={setEvents} error={error?.field("events") ?? error?.field("events[0]")} clearable />
+          <Text size="sm" c="dimmed">The signing secret stays the same.</Text>
+          <Group justify="end">
+            <Button variant="default" onClick={onClose}>Cancel</Button>
+            <Button type="submit">Save webhook</Button>
+          </Group>
+        </Stack>
+      </form>
     </Modal>
   );
 }
