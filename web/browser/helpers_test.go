@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/models"
 	"github.com/vanehq/vane/policies"
@@ -41,9 +42,9 @@ type site struct {
 	url string
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T, mutate ...func(*config.Config)) *site {
 	t.Helper()
-	env := testenv.New(t)
+	env := testenv.New(t, mutate...)
 	enf, err := policies.New()
 	if err != nil {
 		t.Fatal(err)
