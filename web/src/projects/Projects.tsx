@@ -7,6 +7,7 @@ import { isAdmin } from "../auth/session";
 import { useProject } from "../layout/context";
 import { Section } from "../layout/Section";
 import { useAction } from "../layout/useAction";
+import { ModalActions } from "../layout/ModalActions";
 
 type Project = Schemas["api.ProjectResponse"];
 
@@ -135,10 +136,9 @@ function RenameProject({ org, project, error, onClose, onSave }: {
           <Text size="sm" c="dimmed">The key <Code>{project.key}</Code> stays: SDKs and URLs of {org} use it.</Text>
           <TextInput label="New project name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={error?.field("name")} data-autofocus />
           <Textarea label="New project description" autosize value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={error?.field("description")} />
-          <Group justify="end">
-            <Button variant="default" onClick={onClose}>Cancel</Button>
+          <ModalActions onCancel={onClose}>
             <Button type="submit">Save project</Button>
-          </Group>
+          </ModalActions>
         </Stack>
       </form>
     </Modal>
@@ -161,10 +161,9 @@ function DeleteProject({ project, error, onClose, onDelete }: {
           </Text>
           <TextInput label="Type the project key to confirm" placeholder={project.key} value={typed} onChange={(e) => setTyped(e.currentTarget.value)}
             error={error?.field("confirm")} data-autofocus />
-          <Group justify="end">
-            <Button variant="default" onClick={onClose}>Cancel</Button>
+          <ModalActions onCancel={onClose}>
             <Button type="submit" color="red" disabled={typed !== project.key}>Delete project</Button>
-          </Group>
+          </ModalActions>
         </Stack>
       </form>
     </Modal>

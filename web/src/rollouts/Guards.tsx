@@ -5,6 +5,7 @@ import { api, call, type Schemas } from "../api/client";
 import { Section } from "../layout/Section";
 import { ShownOnce } from "../layout/ShownOnce";
 import { useAction } from "../layout/useAction";
+import { ModalActions } from "../layout/ModalActions";
 
 type Path = { org: string; project: string; flag: string; env: string };
 type Guard = Schemas["api.GuardResponse"];
@@ -148,10 +149,9 @@ export function Guards({ path, planKey, writable }: { path: Path; planKey: unkno
       <Modal opened={!!deleting} onClose={() => setDeleting(undefined)} title="Delete this guard?">
         <Stack>
           <Text>{deleting && guardSummary(deleting)}. Nothing watches for it any more, and its trigger URL stops working.</Text>
-          <Group justify="end">
-            <Button variant="default" onClick={() => setDeleting(undefined)}>Cancel</Button>
+          <ModalActions onCancel={() => setDeleting(undefined)}>
             <Button color="red" onClick={() => deleting && remove(deleting)}>Delete guard</Button>
-          </Group>
+          </ModalActions>
         </Stack>
       </Modal>
     </Section>

@@ -7,6 +7,7 @@ import { useProject } from "../layout/context";
 import { Section } from "../layout/Section";
 import { ShownOnce } from "../layout/ShownOnce";
 import { useAction } from "../layout/useAction";
+import { ModalActions } from "../layout/ModalActions";
 
 type Webhook = Schemas["api.WebhookResponse"];
 type DeliveryList = Schemas["api.DeliveryList"];
@@ -122,10 +123,9 @@ export function Webhooks() {
       <Modal opened={!!deleting} onClose={() => setDeleting(undefined)} title="Delete this webhook?">
         <Stack>
           <Text>{deleting?.url} stops receiving events, and its delivery log is deleted with it.</Text>
-          <Group justify="end">
-            <Button variant="default" onClick={() => setDeleting(undefined)}>Cancel</Button>
+          <ModalActions onCancel={() => setDeleting(undefined)}>
             <Button color="red" onClick={() => deleting && remove(deleting)}>Delete webhook</Button>
-          </Group>
+          </ModalActions>
         </Stack>
       </Modal>
     </>
@@ -152,10 +152,9 @@ function EditWebhook({ webhook, error, onClose, onSave }: {
           <TagsInput label="New events" description="Names, prefixes (feature_flag.*) or *; Enter adds one" data={eventSuggestions}
             value={events} onChange={setEvents} error={error?.field("events") ?? error?.field("events[0]")} clearable />
           <Text size="sm" c="dimmed">The signing secret stays the same.</Text>
-          <Group justify="end">
-            <Button variant="default" onClick={onClose}>Cancel</Button>
+          <ModalActions onCancel={onClose}>
             <Button type="submit">Save webhook</Button>
-          </Group>
+          </ModalActions>
         </Stack>
       </form>
     </Modal>
