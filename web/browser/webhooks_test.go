@@ -117,7 +117,7 @@ func TestWebhookEdit(t *testing.T) {
 	b.click("Cancel")
 
 	// Someone else turns it off meanwhile: turning it off here again is refused, theirs is shown.
-	var stale api.WebhookResponse = get()
+	stale := get()
 	if code := s.call("PATCH", "/api/v1/orgs/acme/webhooks/"+hook.ID, map[string]any{"events": []string{"*"}}, nil, "Authorization", tok,
 		"If-Match", fmt.Sprint(stale.Version)); code != 200 {
 		t.Fatalf("PATCH from elsewhere = %d", code)
