@@ -11,8 +11,10 @@ export const statusColor: Record<string, string> = {
   DRAFT: "gray", ACTIVE: "teal", ENABLED: "green", DISABLED: "red", PAUSED: "yellow", ROLLED_OUT: "blue", ARCHIVED: "dark",
 };
 
-/** FLAG_PAGE is the page size the flag list asks for: the largest the API allows. */
+/** FLAG_PAGE is the page size the flag list asks for: the largest the API allows. The first page is
+ * smaller (FIRST_PAGE): it comes back soon with the total, and the rest are then asked for at once. */
 const FLAG_PAGE = 1000;
+const FIRST_PAGE = 250;
 
 /**
  * fetchAllFlags reads every flag of the project; each carries every environment's status. The first
@@ -20,16 +22,16 @@ const FLAG_PAGE = 1000;
  * environment is sent only when the order or the stale filter needs it.
  */
 async function fetchAllFlags(org: string, project: string, env: string, stale: boolean, sort: string): Promise<Flag[]> {
-  const page = (offset: number) =>
+  const page = (offset: number, limit = FLAG_PAGE) =>
     call(() =>
       api.GET("/api/v1/orgs/{org}/projects/{project}/flags", {
-        params: { path: { org, project }, query: { limit: FLAG_PAGE, sort, ...(offset ? { offset } : {}), ...(env ? { environment: env } : {}), ...(stale ? { stale: true } : {}) } },
+        params: { path: { org, project }, query: { limit, sort, ...(offset ? { offset } : {}), ...(env ? { environment: env } : {}), ...(stale ? { stale: true } : {}) } },
       }),
     );
-  const first = await page(0);
+  const first = await page(0, FIRST_PAGE);
   const offsets: number[] = [];
-  if (first.next_cursor) for (let o = FLAG_PAGE; o < (first.total ?? 0); o += FLAG_PAGE) offsets.push(o);
-  const rest = await Promise.all(offsets.map(page));
+  if (first.next_cursor) for (let o = FIRST_PAGE; o < (first.total ?? 0); o += FLAG_PAGE) offsets.push(o);
+  const rest = await Promise.all(offsets.map((o) => page(o)));
   // A flag created between two pages can shift another onto the next page: each key is kept once.
   const byKey = new Map<string, Flag>();
   for (const p of [first, ...rest]) for (const f of p.items ?? []) if (!byKey.has(f.key ?? "")) byKey.set(f.key ?? "", f);
