@@ -279,6 +279,19 @@ func TestListFlags(t *testing.T) {
 	s.req("POST", flags+"/gamma/environments/production/enable", nil, "auth", a.dev).want(t, 200)
 	s.req("POST", flags+"/gamma/environments/production/rollout", nil, "auth", a.dev).want(t, 200)
 	s.req("PATCH", flags+"/beta/environments/production", `{"rollout_percentage":50}`, "auth", a.dev).want(t, 200)
+	// The list's summary of each environment: status, rollout, evaluations, last evaluation.
+	byKey := map[string]api.FlagResponse{}
+	for _, f := range decode[api.FlagList](t, s.req("GET", flags+"?sort=key", nil, "auth", tok).want(t, 200)).Items {
+		byKey[f.Key] = f
+	}
+	if b := byKey["beta"].Environments["production"]; b.RolloutPercentage != 50 || b.Status != "ACTIVE" {
+		t.Errorf("beta in production = %+v, want ACTIVE at 50%%", b)
+	}
+	if g := byKey["gamma"].Environments["production"]; g.Status != "ROLLED_OUT" || g.RolloutPercentage != 100 || g.Evaluations != 500 ||
+		g.LastEvaluatedAt == nil || len(byKey["gamma"].Environments) != 3 {
+		t.Errorf("gamma in production = %+v (of %d environments), want ROLLED_OUT at 100%%, 500 evaluations, a last evaluation", g,
+			len(byKey["gamma"].Environments))
+	}
 	if got := keys("?environment=production&stale=true"); got != "alpha,beta" {
 		t.Errorf("stale right after the rollout = %s", got)
 	}

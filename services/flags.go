@@ -548,11 +548,9 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		page.Items[i] = FlagWithConfigs{Flag: rows[i], Configs: map[string]*models.FlagConfig{}, EnvKeys: keysByEnv}
 	}
 	if len(ids) > 0 {
-		// Only what a list shows (status, rollout, evaluations): targets and timestamps stay unread.
-		var cs []models.FlagConfig
-		if err := db.Select("flag_id", "environment_id", "status", "default_variation", "on_variation", "rules", "fallthrough",
-			"evaluations", "last_evaluated_at", "version").Where("org_id = ? AND flag_id IN ?", sc.OrgID, ids).Find(&cs).Error; err != nil {
-			return FlagPage{}, models.Translate(err, "flag configurations")
+		cs, err := models.ConfigSummaries(db, sc.OrgID, ids)
+		if err != nil {
+			return FlagPage{}, err
 		}
 		byFlag := map[string]int{}
 		for i, id := range ids {
