@@ -227,11 +227,16 @@ func jsonType(goType string) string {
 
 // listOptions reads limit and cursor from the query.
 func listOptions(c *gin.Context) (services.ListOptions, error) {
+	return listOptionsUpTo(c, services.MaxLimit)
+}
+
+// listOptionsUpTo is listOptions for a list whose pages may hold up to max items.
+func listOptionsUpTo(c *gin.Context, max int) (services.ListOptions, error) {
 	var o services.ListOptions
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > services.MaxLimit {
-			return o, errs.Field("limit", "must be a whole number between 1 and %d", services.MaxLimit)
+		if err != nil || n < 1 || n > max {
+			return o, errs.Field("limit", "must be a whole number between 1 and %d", max)
 		}
 		o.Limit = n
 	}

@@ -14,10 +14,13 @@ import (
 	"github.com/vanehq/vane/services"
 )
 
+// maxFlagOffset bounds the offset of a flag list (far beyond any project's flags).
+const maxFlagOffset = 1_000_000
+
 // listFlags godoc
 //
 //	@Summary		List flags
-//	@Description	A project's flags with each environment's status. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).
+//	@Description	A project's flags with each environment's status, and the total that pass the filters. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).
 //	@Tags			flags
 //	@Produce		json
 //	@Security		BearerAuth
@@ -32,15 +35,16 @@ import (
 //	@Param			stale		query		bool	false	"only flags not evaluated recently in that environment"
 //	@Param			stale_days	query		int		false	"how many days without evaluations is stale (default 30)"
 //	@Param			sort		query		string	false	"key, updated_at or evaluations"
-//	@Param			limit		query		int		false	"page size (1–200, default 50)"
+//	@Param			limit		query		int		false	"page size (1–1000, default 50)"
 //	@Param			cursor		query		string	false	"next_cursor of the previous page"
+//	@Param			offset		query		int		false	"skip this many flags instead of a cursor (with sort key, updated_at or evaluations; up to 1000000): with total, every page can be asked for at once"
 //	@Success		200			{object}	FlagList
 //	@Failure		404			{object}	ErrorResponse
 //	@Failure		422			{object}	ErrorResponse
 //	@Failure		429			{object}	ErrorResponse
 //	@Router			/api/v1/orgs/{org}/projects/{project}/flags [get]
 func (h *handlers) listFlags(c *gin.Context) {
-	opt, err := listOptions(c)
+	opt, err := listOptionsUpTo(c, services.MaxFlagLimit)
 	if err != nil {
 		fail(c, err)
 		return
@@ -54,6 +58,14 @@ func (h *handlers) listFlags(c *gin.Context) {
 			return
 		}
 		o.Archived = &b
+	}
+	if v := c.Query("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxFlagOffset {
+			fail(c, errs.Field("offset", "must be a whole number between 0 and %d", maxFlagOffset))
+			return
+		}
+		o.Offset = n
 	}
 	if c.Query("stale") == "true" {
 		o.StaleDays = 30
@@ -71,7 +83,9 @@ func (h *handlers) listFlags(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	h.pages.JSON(c, page.Stamp, func() any { return FlagList{Items: mapItems(page.Items, toFlag), NextCursor: page.NextCursor} })
+	h.pages.JSON(c, page.Stamp, func() any {
+		return FlagList{Items: mapItems(page.Items, toFlag), NextCursor: page.NextCursor, Total: page.Total}
+	})
 }
 
 // createFlag godoc

@@ -94,6 +94,7 @@ func toFlag(f *services.FlagWithConfigs) FlagResponse {
 type FlagList struct {
 	Items      []FlagResponse `json:"items"`
 	NextCursor string         `json:"next_cursor"`
+	Total      int64          `json:"total" example:"5000"` // flags that pass the filters, on every page
 }
 
 // ConfigPatchRequest changes a flag's configuration in one environment. "status" moves through the

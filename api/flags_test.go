@@ -253,11 +253,45 @@ func TestListFlags(t *testing.T) {
 	if got := keys("?sort=key&limit=2&cursor=" + page.NextCursor); got != "gamma" {
 		t.Errorf("second page = %s", got)
 	}
+	// Every page carries the total that pass the filters, and an offset reaches any page at once.
+	for q, want := range map[string]int64{"?sort=key&limit=1": 3, "?tag=search&sort=key&limit=1": 2, "?environment=production&status=ACTIVE": 1} {
+		if l := decode[api.FlagList](t, s.req("GET", flags+q, nil, "auth", tok).want(t, 200)); l.Total != want {
+			t.Errorf("GET flags%s: total %d, want %d", q, l.Total, want)
+		}
+	}
+	for q, want := range map[string]string{
+		"?sort=key&limit=1&offset=1":                                "beta",
+		"?sort=key&limit=2&offset=2":                                "gamma",
+		"?sort=key&offset=3":                                        "",
+		"?tag=search&sort=key&limit=1&offset=1":                     "gamma",
+		"?environment=production&sort=evaluations&limit=1&offset=1": "alpha",
+	} {
+		if got := keys(q); got != want {
+			t.Errorf("GET flags%s = %q, want %q", q, got, want)
+		}
+	}
+	if l := decode[api.FlagList](t, s.req("GET", flags+"?sort=key&limit=1&offset=1", nil, "auth", tok).want(t, 200)); l.NextCursor == "" ||
+		keys("?sort=key&limit=1&cursor="+l.NextCursor) != "gamma" {
+		t.Errorf("the page at offset 1 leads on to %q, want gamma", l.NextCursor)
+	}
 	// Constant for 30 days counts as stale too: gamma is evaluated, but rolled out and untouched.
 	s.req("POST", flags+"/gamma/environments/production/activate", nil, "auth", a.dev).want(t, 200)
 	s.req("POST", flags+"/gamma/environments/production/enable", nil, "auth", a.dev).want(t, 200)
 	s.req("POST", flags+"/gamma/environments/production/rollout", nil, "auth", a.dev).want(t, 200)
 	s.req("PATCH", flags+"/beta/environments/production", `{"rollout_percentage":50}`, "auth", a.dev).want(t, 200)
+	// The list's summary of each environment: status, rollout, evaluations, last evaluation.
+	byKey := map[string]api.FlagResponse{}
+	for _, f := range decode[api.FlagList](t, s.req("GET", flags+"?sort=key", nil, "auth", tok).want(t, 200)).Items {
+		byKey[f.Key] = f
+	}
+	if b := byKey["beta"].Environments["production"]; b.RolloutPercentage != 50 || b.Status != "ACTIVE" {
+		t.Errorf("beta in production = %+v, want ACTIVE at 50%%", b)
+	}
+	if g := byKey["gamma"].Environments["production"]; g.Status != "ROLLED_OUT" || g.RolloutPercentage != 100 || g.Evaluations != 500 ||
+		g.LastEvaluatedAt == nil || len(byKey["gamma"].Environments) != 3 {
+		t.Errorf("gamma in production = %+v (of %d environments), want ROLLED_OUT at 100%%, 500 evaluations, a last evaluation", g,
+			len(byKey["gamma"].Environments))
+	}
 	if got := keys("?environment=production&stale=true"); got != "alpha,beta" {
 		t.Errorf("stale right after the rollout = %s", got)
 	}

@@ -284,3 +284,64 @@ func (h *handlers) trigger(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, TriggerResponse{Guard: g.ID, Action: g.Action})
 }
+
+// ReporterResponse is an SDK key whose reports a guard read, and what it reported into one cohort.
+type ReporterResponse struct {
+	SDKKey    string `json:"sdk_key" example:"srv-…wxyz"`
+	Variation string `json:"variation" example:"true"`
+	Errors    int64  `json:"errors"`
+	Sample    int64  `json:"sample"`
+}
+
+// RollbackResponse is one automatic rollback of a flag in an environment.
+type RollbackResponse struct {
+	At        time.Time          `json:"at"`
+	Guard     string             `json:"guard"`
+	Action    string             `json:"action" enums:"rollback_to_previous_stage,rollback_to_zero,kill_switch"`
+	Reason    string             `json:"reason"`
+	Trigger   bool               `json:"trigger"`
+	Caller    string             `json:"caller,omitempty" example:"203.0.113.7"`
+	Metric    string             `json:"metric,omitempty" example:"error_rate"`
+	Value     float64            `json:"value"`
+	Threshold float64            `json:"threshold"`
+	Sample    int64              `json:"sample"`
+	Reporters []ReporterResponse `json:"reporters"`
+}
+
+// RollbackList is a flag's rollbacks in an environment, newest first.
+type RollbackList struct {
+	Items []RollbackResponse `json:"items"`
+}
+
+func toRollback(r *services.Rollback) RollbackResponse {
+	out := RollbackResponse{At: r.At, Guard: r.GuardID, Action: r.Action, Reason: r.Reason, Trigger: r.Trigger, Caller: r.IP,
+		Metric: r.Metric, Value: r.Value, Threshold: r.Threshold, Sample: r.Sample, Reporters: make([]ReporterResponse, len(r.Reporters))}
+	for i, p := range r.Reporters {
+		out.Reporters[i] = ReporterResponse{SDKKey: p.SDKKey, Variation: p.Variation, Errors: p.Errors, Sample: p.Sample}
+	}
+	return out
+}
+
+// listRollbacks godoc
+//
+//	@Summary		List a flag's rollbacks in an environment
+//	@Description	Every rollback its safety guards performed, newest first (the latest 100): when, which guard, the action, why (the measured value against the threshold, or the trigger URL and its caller's address), and which SDK keys reported the figures (masked). Readable by whoever may read the flag's rollout.
+//	@Tags			rollouts
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Security		ApiKeyAuth
+//	@Param			org		path		string	true	"organisation slug or id"
+//	@Param			project	path		string	true	"project key or id"
+//	@Param			flag	path		string	true	"flag key or id"
+//	@Param			env		path		string	true	"environment key or id"
+//	@Success		200		{object}	RollbackList
+//	@Failure		404		{object}	ErrorResponse
+//	@Router			/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollbacks [get]
+func (h *handlers) listRollbacks(c *gin.Context) {
+	rs, err := h.svc.Guards.Rollbacks(c.Request.Context(), scopeOf(c), c.Param("project"), c.Param("flag"), c.Param("env"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, RollbackList{Items: mapItems(rs, toRollback)})
+}

@@ -89,6 +89,26 @@ func TestGuardRollsBackOnBreach(t *testing.T) {
 	if n, _ := s.Svc.Guards.Check(ctx); n != 0 {
 		t.Error("a rolled-back plan was rolled back again")
 	}
+	// The rollback history, readable by a VIEWER (the audit log is not): what, why, who reported.
+	rbs := decode[api.RollbackList](t, s.req("GET", flags+"/checkout/environments/production/rollbacks", nil, "auth", a.viewer).want(t, 200))
+	if len(rbs.Items) != 1 {
+		t.Fatalf("rollbacks = %+v, want 1", rbs.Items)
+	}
+	rb := rbs.Items[0]
+	if rb.Action != "rollback_to_zero" || rb.Trigger || rb.Metric != "error_rate" || rb.Value != 0.2 || rb.Threshold != 0.05 ||
+		rb.Sample != 200 || rb.Reason != plan.Reason || rb.At.IsZero() {
+		t.Errorf("rollback = %+v", rb)
+	}
+	if len(rb.Reporters) != 1 || rb.Reporters[0].Variation != "true" || rb.Reporters[0].Errors != 40 || rb.Reporters[0].Sample != 200 ||
+		!strings.HasPrefix(rb.Reporters[0].SDKKey, "srv-") || strings.Contains(rb.Reporters[0].SDKKey, sdk[4:]) {
+		t.Errorf("reporters = %+v, want the server key (masked) with 40 errors in 200", rb.Reporters)
+	}
+	// Another organisation's people see no such flag; a development environment has no rollbacks.
+	b := s.newTenant("globex")
+	s.req("GET", flags+"/checkout/environments/production/rollbacks", nil, "auth", b.admin).want(t, 404)
+	if rbs := decode[api.RollbackList](t, s.req("GET", flags+"/checkout/environments/development/rollbacks", nil, "auth", a.viewer).want(t, 200)); len(rbs.Items) != 0 {
+		t.Errorf("development rollbacks = %+v, want none", rbs.Items)
+	}
 	// The rollback queued exactly one webhook delivery, for the one event the hook asked for.
 	if n := s.count("webhook_deliveries", "webhook_id = ? AND event = ?", hook.ID, "feature_flag.auto_rolled_back"); n != 1 {
 		t.Errorf("%d webhook deliveries for the rollback, want 1", n)
@@ -156,6 +176,11 @@ func TestTriggerURL(t *testing.T) {
 	s.req("POST", rot.TriggerURL, nil).want(t, 200)
 	if n := s.count("audit_events", "org_id = ? AND action = ?", a.org.ID, "feature_flag.auto_rolled_back"); n != 3 {
 		t.Errorf("%d trigger uses audited, want 3", n)
+	}
+	rbs := decode[api.RollbackList](t, s.req("GET", flags+"/checkout/environments/production/rollbacks", nil, "auth", a.viewer).want(t, 200))
+	if len(rbs.Items) != 3 || !rbs.Items[0].Trigger || rbs.Items[0].Action != "kill_switch" || rbs.Items[0].Caller == "" ||
+		!strings.Contains(rbs.Items[0].Reason, "trigger URL was called") || rbs.Items[0].At.Before(rbs.Items[2].At) {
+		t.Errorf("rollbacks after three trigger calls = %+v, want 3, newest first, each naming its caller", rbs.Items)
 	}
 	// Rate-limited per URL.
 	limited := false

@@ -316,6 +316,9 @@ func init() {
 		p, id := freshGuard(s, a)
 		return p + "/" + id + "/trigger/rotate", nil
 	}}
+	rows["GET "+fr+"/:flag/environments/:env/rollbacks"] = routeCase{min: viewer, ok: 200, build: func(s *server, a *tenant) (string, any) {
+		return pf + freshFlag(s, a) + "/environments/production/rollbacks", nil
+	}}
 	const wr = "/api/v1/orgs/:org/webhooks"
 	freshWebhook := func(s *server, a *tenant) string {
 		w, err := s.Svc.Webhooks.Create(context.Background(), services.SystemScope(a.org.ID), services.WebhookInput{URL: exampleHook})

@@ -222,6 +222,7 @@ func NewRouter(d Deps) (*Router, error) {
 	project(http.MethodGet, guards+"/:guard", policies.Rollouts, policies.Read, h.getGuard)
 	project(http.MethodDelete, guards+"/:guard", policies.Rollouts, policies.Write, h.deleteGuard)
 	project(http.MethodPost, guards+"/:guard/trigger/rotate", policies.Rollouts, policies.Write, h.rotateTrigger)
+	project(http.MethodGet, f+"/environments/:env/rollbacks", policies.Rollouts, policies.Read, h.listRollbacks)
 	public(http.MethodPost, v1+"/triggers/:secret", h.trigger) // the secret is the credential
 
 	// The simple API of sources 000 and 003: one environment, chosen by the credential.

@@ -3193,7 +3193,7 @@ const docTemplate = `{
                         "ApiKeyAuth": []
                     }
                 ],
-                "description": "A project's flags with each environment's status. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).",
+                "description": "A project's flags with each environment's status, and the total that pass the filters. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).",
                 "produces": [
                     "application/json"
                 ],
@@ -3266,7 +3266,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "integer",
-                        "description": "page size (1–200, default 50)",
+                        "description": "page size (1–1000, default 50)",
                         "name": "limit",
                         "in": "query"
                     },
@@ -3274,6 +3274,12 @@ const docTemplate = `{
                         "type": "string",
                         "description": "next_cursor of the previous page",
                         "name": "cursor",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "skip this many flags instead of a cursor (with sort key, updated_at or evaluations; up to 1000000): with total, every page can be asked for at once",
+                        "name": "offset",
                         "in": "query"
                     }
                 ],
@@ -4960,6 +4966,70 @@ const docTemplate = `{
                     },
                     "429": {
                         "description": "Too Many Requests",
+                        "schema": {
+                            "$ref": "#/definitions/api.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollbacks": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    },
+                    {
+                        "ApiKeyAuth": []
+                    }
+                ],
+                "description": "Every rollback its safety guards performed, newest first (the latest 100): when, which guard, the action, why (the measured value against the threshold, or the trigger URL and its caller's address), and which SDK keys reported the figures (masked). Readable by whoever may read the flag's rollout.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rollouts"
+                ],
+                "summary": "List a flag's rollbacks in an environment",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "organisation slug or id",
+                        "name": "org",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "project key or id",
+                        "name": "project",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "flag key or id",
+                        "name": "flag",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "environment key or id",
+                        "name": "env",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.RollbackList"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
                         "schema": {
                             "$ref": "#/definitions/api.ErrorResponse"
                         }
@@ -7601,6 +7671,11 @@ const docTemplate = `{
                 },
                 "next_cursor": {
                     "type": "string"
+                },
+                "total": {
+                    "description": "flags that pass the filters, on every page",
+                    "type": "integer",
+                    "example": 5000
                 }
             }
         },
@@ -8428,6 +8503,84 @@ const docTemplate = `{
                 "refresh_token": {
                     "type": "string",
                     "example": "vrt_…"
+                }
+            }
+        },
+        "api.ReporterResponse": {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "integer"
+                },
+                "sample": {
+                    "type": "integer"
+                },
+                "sdk_key": {
+                    "type": "string",
+                    "example": "srv-…wxyz"
+                },
+                "variation": {
+                    "type": "string",
+                    "example": "true"
+                }
+            }
+        },
+        "api.RollbackList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.RollbackResponse"
+                    }
+                }
+            }
+        },
+        "api.RollbackResponse": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "rollback_to_previous_stage",
+                        "rollback_to_zero",
+                        "kill_switch"
+                    ]
+                },
+                "at": {
+                    "type": "string"
+                },
+                "caller": {
+                    "type": "string",
+                    "example": "203.0.113.7"
+                },
+                "guard": {
+                    "type": "string"
+                },
+                "metric": {
+                    "type": "string",
+                    "example": "error_rate"
+                },
+                "reason": {
+                    "type": "string"
+                },
+                "reporters": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ReporterResponse"
+                    }
+                },
+                "sample": {
+                    "type": "integer"
+                },
+                "threshold": {
+                    "type": "number"
+                },
+                "trigger": {
+                    "type": "boolean"
+                },
+                "value": {
+                    "type": "number"
                 }
             }
         },

@@ -1,6 +1,8 @@
 package models
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -98,6 +100,70 @@ const (
 
 // ListFlags lists a project's flags with a filter; with an environment, each comes with its config.
 func ListFlags(db *gorm.DB, orgID, projectID string, f FlagFilter, sort FlagSort, p Page, offset int) ([]Flag, error) {
+	q := flagQuery(db, orgID, projectID, f)
+	var rows []Flag
+	switch sort {
+	case SortKey:
+		q = q.Order("flags.key ASC")
+	case SortUpdatedAt:
+		q = q.Order("flags.updated_at DESC").Order("flags.id DESC")
+	case SortEvaluations:
+		q = q.Order("fc.evaluations DESC").Order("flags.id ASC")
+	default:
+		return rows, Translate(p.apply(q, "flags.id", false).Find(&rows).Error, "flags")
+	}
+	q = q.Offset(offset)
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit + 1)
+	}
+	return rows, Translate(q.Find(&rows).Error, "flags")
+}
+
+// ConfigSummaries loads what a flag list shows of the configurations of flags (status, default
+// and on variations, rules and fallthrough for the rollout percentage, evaluations, version),
+// scanned by hand: a list of thousands of flags spends most of its time here.
+func ConfigSummaries(db *gorm.DB, orgID string, flagIDs []string) ([]FlagConfig, error) {
+	rows, err := db.Model(&FlagConfig{}).Select("flag_id, environment_id, status, default_variation, on_variation, rules, fallthrough, "+
+		"evaluations, last_evaluated_at, version").Where("org_id = ? AND flag_id IN ?", orgID, flagIDs).Rows()
+	if err != nil {
+		return nil, Translate(err, "flag configurations")
+	}
+	defer func() { _ = rows.Close() }()
+	out := make([]FlagConfig, 0, len(flagIDs)*3)
+	for rows.Next() {
+		var (
+			c           FlagConfig
+			rules, fall []byte
+		)
+		if err := rows.Scan(&c.FlagID, &c.EnvironmentID, &c.Status, &c.DefaultVariation, &c.OnVariation, &rules, &fall,
+			&c.Evaluations, &c.LastEvaluatedAt, &c.Version); err != nil {
+			return nil, Translate(err, "flag configurations")
+		}
+		if s := string(rules); s != "" && s != "[]" && s != "null" {
+			if err := json.Unmarshal(rules, &c.Rules); err != nil {
+				return nil, fmt.Errorf("flag configuration of %s: rules: %w", c.FlagID, err)
+			}
+		}
+		if s := string(fall); s != "" && s != "{}" && s != "null" {
+			if err := json.Unmarshal(fall, &c.Fallthrough); err != nil {
+				return nil, fmt.Errorf("flag configuration of %s: fallthrough: %w", c.FlagID, err)
+			}
+		}
+		out = append(out, c)
+	}
+	return out, Translate(rows.Err(), "flag configurations")
+}
+
+// CountFlags counts a project's flags that pass the filter.
+func CountFlags(db *gorm.DB, orgID, projectID string, f FlagFilter) (int64, error) {
+	var n int64
+	err := flagQuery(db, orgID, projectID, f).Count(&n).Error
+	return n, Translate(err, "flags")
+}
+
+// flagQuery selects a project's flags that pass the filter (joined as fc with their configuration in
+// the filter's environment, when it names one).
+func flagQuery(db *gorm.DB, orgID, projectID string, f FlagFilter) *gorm.DB {
 	q := db.Model(&Flag{}).Where("flags.org_id = ? AND flags.project_id = ?", orgID, projectID)
 	if f.Q != "" {
 		like := "%" + strings.ToLower(f.Q) + "%"
@@ -122,22 +188,7 @@ func ListFlags(db *gorm.DB, orgID, projectID string, f FlagFilter, sort FlagSort
 				*f.StaleBefore, *f.StaleBefore)
 		}
 	}
-	var rows []Flag
-	switch sort {
-	case SortKey:
-		q = q.Order("flags.key ASC")
-	case SortUpdatedAt:
-		q = q.Order("flags.updated_at DESC").Order("flags.id DESC")
-	case SortEvaluations:
-		q = q.Order("fc.evaluations DESC").Order("flags.id ASC")
-	default:
-		return rows, Translate(p.apply(q, "flags.id", false).Find(&rows).Error, "flags")
-	}
-	q = q.Offset(offset)
-	if p.Limit > 0 {
-		q = q.Limit(p.Limit + 1)
-	}
-	return rows, Translate(q.Find(&rows).Error, "flags")
+	return q
 }
 
 // ConfigOf finds a flag's configuration in an environment.

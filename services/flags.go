@@ -455,15 +455,32 @@ type FlagListOptions struct {
 	Status      string
 	Sort        models.FlagSort
 	StaleDays   int // > 0: only flags not evaluated for that many days
+	// Offset skips that many flags instead of following a cursor (not in the default order), so that
+	// a client that knows the total can ask for every page at once.
+	Offset int
+}
+
+// FlagPage is a page of flags and how many flags pass the filters in all.
+type FlagPage struct {
+	Page[FlagWithConfigs]
+	Total int64
 }
 
 // List returns a project's flags, filtered and sorted.
-func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagListOptions) (Page[FlagWithConfigs], error) {
+func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagListOptions) (FlagPage, error) {
 	var v errs.Validation
 	switch o.Sort {
 	case models.SortCreated, models.SortKey, models.SortUpdatedAt, models.SortEvaluations:
 	default:
 		v.Add("sort", "must be key, updated_at or evaluations")
+	}
+	switch {
+	case o.Offset < 0:
+		v.Add("offset", "must not be negative")
+	case o.Offset > 0 && o.Cursor != "":
+		v.Add("offset", "cannot be combined with cursor")
+	case o.Offset > 0 && o.Sort == models.SortCreated:
+		v.Add("offset", "needs sort key, updated_at or evaluations")
 	}
 	if o.Status != "" && !KnownStatus(o.Status) {
 		v.Add("status", "must be one of DRAFT, ACTIVE, ENABLED, DISABLED, PAUSED, ROLLED_OUT, ARCHIVED (any case: Enabled, RolledOut …)")
@@ -472,12 +489,12 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		v.Add("environment", "status, sort=evaluations and stale need an environment")
 	}
 	if err := v.Err(); err != nil {
-		return Page[FlagWithConfigs]{}, err
+		return FlagPage{}, err
 	}
 	db := fl.s.db.WithContext(ctx)
 	p, err := fl.project(db, sc, projectRef)
 	if err != nil {
-		return Page[FlagWithConfigs]{}, err
+		return FlagPage{}, err
 	}
 	filter := models.FlagFilter{Q: o.Q, Tag: o.Tag, Archived: o.Archived}
 	if o.Status != "" {
@@ -486,7 +503,7 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 	if o.Environment != "" {
 		_, env, err := fl.s.Environments.resolve(db, sc, p.ID, o.Environment) // an environment-bound key filters only its own
 		if err != nil {
-			return Page[FlagWithConfigs]{}, errs.Field("environment", "no such environment in project %q", p.Key)
+			return FlagPage{}, errs.Field("environment", "no such environment in project %q", p.Key)
 		}
 		filter.EnvironmentID = env.ID
 	}
@@ -499,21 +516,22 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		offset int
 	)
 	if o.Sort == models.SortCreated {
-		if pg, err = o.page(false); err != nil {
-			return Page[FlagWithConfigs]{}, err
+		if pg, err = o.pageUpTo(false, MaxFlagLimit); err != nil {
+			return FlagPage{}, err
 		}
 	} else {
-		if pg, err = (ListOptions{Limit: o.Limit}).page(false); err != nil {
-			return Page[FlagWithConfigs]{}, err
+		if pg, err = (ListOptions{Limit: o.Limit}).pageUpTo(false, MaxFlagLimit); err != nil {
+			return FlagPage{}, err
 		}
 		if offset, err = decodeOffset(o.Cursor); err != nil {
-			return Page[FlagWithConfigs]{}, err
+			return FlagPage{}, err
 		}
+		offset += o.Offset
 	}
 	gen := fl.lists.gen.Load()
 	envs, err := models.EnvironmentsOfProject(db, sc.OrgID, p.ID)
 	if err != nil {
-		return Page[FlagWithConfigs]{}, err
+		return FlagPage{}, err
 	}
 	key, versions, now := flagListKey(sc, p.ID, filter, o.Sort, pg, offset, o.StaleDays), envVersions(envs), fl.s.now()
 	if page, ok := fl.lists.get(key, versions, now); ok {
@@ -521,17 +539,21 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 	}
 	page, err := fl.list(db, sc, p.ID, envs, filter, o.Sort, pg, offset)
 	if err != nil {
-		return Page[FlagWithConfigs]{}, err
+		return FlagPage{}, err
 	}
 	return fl.lists.put(key, versions, gen, now, page), nil
 }
 
 // list builds a page of flags with their configurations in the environments the scope sees.
 func (fl *Flags) list(db *gorm.DB, sc Scope, projectID string, envs []models.Environment, filter models.FlagFilter,
-	sort models.FlagSort, pg models.Page, offset int) (Page[FlagWithConfigs], error) {
+	sort models.FlagSort, pg models.Page, offset int) (FlagPage, error) {
 	rows, err := models.ListFlags(db, sc.OrgID, projectID, filter, sort, pg, offset)
 	if err != nil {
-		return Page[FlagWithConfigs]{}, err
+		return FlagPage{}, err
+	}
+	total, err := models.CountFlags(db, sc.OrgID, projectID, filter)
+	if err != nil {
+		return FlagPage{}, err
 	}
 	more := len(rows) > pg.Limit
 	if more {
@@ -541,16 +563,16 @@ func (fl *Flags) list(db *gorm.DB, sc Scope, projectID string, envs []models.Env
 	for _, e := range envs {
 		keysByEnv[e.ID] = e.Key
 	}
-	page := Page[FlagWithConfigs]{Items: make([]FlagWithConfigs, len(rows))}
+	page := FlagPage{Page: Page[FlagWithConfigs]{Items: make([]FlagWithConfigs, len(rows))}, Total: total}
 	ids := make([]string, len(rows))
 	for i := range rows {
 		ids[i] = rows[i].ID
 		page.Items[i] = FlagWithConfigs{Flag: rows[i], Configs: map[string]*models.FlagConfig{}, EnvKeys: keysByEnv}
 	}
 	if len(ids) > 0 {
-		var cs []models.FlagConfig
-		if err := db.Where("org_id = ? AND flag_id IN ?", sc.OrgID, ids).Find(&cs).Error; err != nil {
-			return Page[FlagWithConfigs]{}, models.Translate(err, "flag configurations")
+		cs, err := models.ConfigSummaries(db, sc.OrgID, ids)
+		if err != nil {
+			return FlagPage{}, err
 		}
 		byFlag := map[string]int{}
 		for i, id := range ids {

@@ -456,7 +456,7 @@ func (g *Guards) rollback(ctx context.Context, guard models.SafetyGuard, reason 
 		}
 		figures["reason"], figures["action"] = reason, guard.Action
 		acted = true
-		return g.s.audit(tx, sc, "feature_flag.auto_rolled_back", "flag_config", cfg.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, nil, figures)
+		return g.s.audit(tx, sc, ActionAutoRolledBack, "flag_config", cfg.ID, cfg.Flag.Key+"/"+cfg.Environment.Key, nil, figures)
 	})
 	if err != nil || !acted {
 		return false, err

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/vanehq/vane/api"
+	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/models"
 	"github.com/vanehq/vane/policies"
@@ -41,9 +42,9 @@ type site struct {
 	url string
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T, mutate ...func(*config.Config)) *site {
 	t.Helper()
-	env := testenv.New(t)
+	env := testenv.New(t, mutate...)
 	enf, err := policies.New()
 	if err != nil {
 		t.Fatal(err)
@@ -224,10 +225,15 @@ func (b *tab) screenshot(dir, name string, window ...bool) {
 	b.t.Logf("screenshot: %s", file)
 }
 
-// readme saves a screenshot for the README when VANE_UPDATE_SCREENSHOTS=1.
-func (b *tab) readme(name string) {
+// readme saves a screenshot for the README when VANE_UPDATE_SCREENSHOTS=1: the top of the page, or
+// the window from the heading with the text heading on.
+func (b *tab) readme(name string, heading ...string) {
 	if os.Getenv("VANE_UPDATE_SCREENSHOTS") == "1" {
-		b.run("scroll to the top", chromedp.Evaluate(`window.scrollTo(0, 0)`, nil))
+		scroll := `window.scrollTo(0, 0)`
+		if len(heading) > 0 {
+			scroll = fmt.Sprintf(`[...document.querySelectorAll('h1,h2,h3,h4')].find(h => h.innerText.trim() === %q).scrollIntoView({block: 'start'}); window.scrollBy(0, -80)`, heading[0])
+		}
+		b.run("scroll for the screenshot", chromedp.Evaluate(scroll, nil))
 		b.screenshot(filepath.Join("..", "screenshots"), name, true)
 	}
 }

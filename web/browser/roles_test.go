@@ -22,9 +22,9 @@ func TestViewerSeesNoWriteControl(t *testing.T) {
 		}
 	}
 	var enabled int
-	b.run("count enabled inputs", evaluate(`[...document.querySelectorAll('main input, main select')].filter(e => !e.disabled).length`, &enabled))
+	b.run("count enabled inputs", evaluate(`[...document.querySelectorAll('main input, main select')].filter(e => !e.disabled && !e.closest('[data-view-controls]')).length`, &enabled))
 	if enabled != 0 {
-		t.Errorf("a VIEWER has %d enabled inputs on the flag page, want none", enabled)
+		t.Errorf("a VIEWER has %d enabled inputs on the flag page (besides what only changes the view), want none", enabled)
 	}
 }
 
@@ -63,5 +63,31 @@ func TestTwoTabsConflict(t *testing.T) {
 	one.click("Reload the latest version")
 	if got := one.value("Bucket by"); got != "org_id" {
 		t.Errorf("after reload Bucket by = %q, want org_id", got)
+	}
+}
+
+// TestDeveloperSeesNoAdminControl: a DEVELOPER is offered none of what only an ADMIN may do (new
+// environments, SDK key rotation, projects), though the pages show what they may read.
+func TestDeveloperSeesNoAdminControl(t *testing.T) {
+	s := newSite(t)
+	s.newTeam("acme")
+	b := s.newBrowser(t)
+	b.signIn("dev@acme.test")
+	for page, controls := range map[string][]string{
+		"Environments": {"Create environment", "Rotate keys of production"},
+		"Projects":     {"Create project", "Rename default", "Delete default"},
+	} {
+		b.click(page)
+		b.waitText(map[string]string{"Environments": "Copy", "Projects": "ADMINs create, rename and delete projects."}[page])
+		for _, control := range controls {
+			if b.has(control) {
+				t.Errorf("a DEVELOPER sees %q on %s", control, page)
+			}
+		}
+	}
+	// The server refuses them anyway.
+	if code := s.call("POST", "/api/v1/orgs/acme/projects", map[string]string{"name": "Side project"}, nil,
+		"Authorization", "Bearer "+s.token("dev@acme.test")); code != 403 {
+		t.Errorf("a DEVELOPER creating a project = %d, want 403", code)
 	}
 }

@@ -57,3 +57,64 @@ func TestSegmentRuleWithWeightedRollout(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentConditions: a segment's conditions are edited as rows (attribute, operator, values as
+// chips), like a rule's: an invalid regex is refused naming the condition, a fixed one is saved and
+// decides who is in the segment where a rule uses it, and removing the row removes the condition.
+func TestSegmentConditions(t *testing.T) {
+	s := newSite(t)
+	tm := s.newTeam("acme")
+	s.newFlag(tm, "priority-support", "Priority support")
+	tok := "Bearer " + s.token("dev@acme.test")
+	b := s.newBrowser(t)
+	b.signIn("dev@acme.test")
+	b.click("Segments")
+	b.click("New Segment")
+	b.fill("Segment name", "Enterprise customers")
+	b.click("Add condition")
+	b.fill("Attribute", "plan")
+	b.choose("Operator", "matches_regex")
+	b.typeKeys("Values", "([a-z,") // a comma ends a chip (chromedp's Enter would also submit the form: its key events are not a person's)
+	b.click("Save segment")
+	b.waitText("conditions[0]")
+
+	b.click("Remove condition")
+	b.click("Add condition")
+	b.fill("Attribute", "plan")
+	b.choose("Operator", "in")
+	b.typeKeys("Values", "enterprise,")
+	b.click("Save segment")
+	b.waitText("enterprise-customers")
+	const seg = "/api/v1/orgs/acme/projects/default/segments/enterprise-customers"
+	var got api.SegmentResponse
+	if code := s.call("GET", seg, nil, &got, "Authorization", tok); code != 200 || len(got.Conditions) != 1 ||
+		got.Conditions[0].Attribute != "plan" || got.Conditions[0].Operator != "in" || len(got.Conditions[0].Values) != 1 || string(got.Conditions[0].Values[0]) != `"enterprise"` {
+		t.Fatalf("saved segment = %d %+v", code, got.Conditions)
+	}
+
+	// A rule that uses the segment: the condition decides who matches.
+	const cfg = "/api/v1/orgs/acme/projects/default/flags/priority-support/environments/development"
+	if code := s.call("PATCH", cfg, map[string]any{"rules": []map[string]any{{"conditions": []map[string]string{{"segment": "enterprise-customers"}},
+		"serve": map[string]string{"variation": "true"}}}}, nil, "Authorization", tok); code != 200 {
+		t.Fatalf("PATCH rules = %d", code)
+	}
+	for plan, want := range map[string]string{"enterprise": "TARGETING_MATCH", "free": "DEFAULT"} {
+		var dry api.DryRunResponse
+		s.call("POST", cfg+"/evaluate", map[string]any{"context": map[string]string{"key": "c1", "plan": plan}}, &dry, "Authorization", tok)
+		if string(dry.Reason) != want {
+			t.Errorf("dry run with plan %s: reason %s, want %s", plan, dry.Reason, want)
+		}
+	}
+
+	// Editing shows the row as saved; removing it removes the condition.
+	b.click("Edit enterprise-customers")
+	if v := b.value("Attribute"); v != "plan" {
+		t.Errorf("the editor shows attribute %q, want plan", v)
+	}
+	b.click("Remove condition")
+	b.click("Save segment")
+	b.wait("the editor closed", `!document.body.innerText.includes('Save segment')`)
+	if s.call("GET", seg, nil, &got, "Authorization", tok); len(got.Conditions) != 0 {
+		t.Errorf("after removing the row the segment has conditions %+v", got.Conditions)
+	}
+}

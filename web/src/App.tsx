@@ -1,7 +1,7 @@
 import { createTheme, Loader, Center, MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
+import { BrowserRouter, Navigate, Route, Routes, useLocation, useParams } from "react-router";
 import { api, ApiError, call } from "./api/client";
 import { AcceptInvite } from "./auth/AcceptInvite";
 import { ChangePassword } from "./auth/ChangePassword";
@@ -18,6 +18,7 @@ import { Environments } from "./environments/Environments";
 import { Segments } from "./segments/Segments";
 import { AuditLog } from "./audit/AuditLog";
 import { Webhooks } from "./webhooks/Webhooks";
+import { Projects } from "./projects/Projects";
 
 const theme = createTheme({ primaryColor: "blue", defaultRadius: "sm" });
 const queryClient = new QueryClient({
@@ -51,7 +52,9 @@ export function App() {
                 <Route path="members" element={<Members />} />
                 <Route path="api-keys" element={<ApiKeys />} />
                 <Route path="webhooks" element={<Webhooks />} />
+                <Route path="projects" element={<Projects />} />
               </Route>
+              <Route path="/orgs/:org" element={<Private><Home /></Private>} />
               <Route path="*" element={<Private><Home /></Private>} />
             </Routes>
           </BrowserRouter>
@@ -78,10 +81,11 @@ function Private({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-/** Home opens the first organisation's first project. */
+/** Home opens the first project of the organisation in the path (the organisation switcher's), or of the first one. */
 function Home() {
   const { me } = useSession();
-  const org = me?.memberships?.[0]?.organization?.slug;
+  const { org: chosen } = useParams();
+  const org = chosen ?? me?.memberships?.[0]?.organization?.slug;
   const projects = useQuery({
     queryKey: ["projects", org],
     enabled: !!org,
@@ -89,6 +93,7 @@ function Home() {
   });
   if (me && !org) return <Center h="100vh">You are not a member of any organisation yet.</Center>;
   const project = projects.data?.items?.[0]?.key;
+  if (projects.isSuccess && !project) return <Center h="100vh">This organisation has no projects yet.</Center>;
   if (!project) return <Loading />;
   return <Navigate to={`/orgs/${org}/projects/${project}/flags`} replace />;
 }

@@ -3323,7 +3323,7 @@ export interface paths {
         };
         /**
          * List flags
-         * @description A project's flags with each environment's status. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).
+         * @description A project's flags with each environment's status, and the total that pass the filters. Filter by q (key, name, description), tag, archived, and — with environment — status or stale=true (not evaluated for stale_days, default 30). Sort by key, updated_at or evaluations (needs environment).
          */
         get: {
             parameters: {
@@ -3344,10 +3344,12 @@ export interface paths {
                     stale_days?: number;
                     /** @description key, updated_at or evaluations */
                     sort?: string;
-                    /** @description page size (1–200, default 50) */
+                    /** @description page size (1–1000, default 50) */
                     limit?: number;
                     /** @description next_cursor of the previous page */
                     cursor?: string;
+                    /** @description skip this many flags instead of a cursor (with sort key, updated_at or evaluations; up to 1000000): with total, every page can be asked for at once */
+                    offset?: number;
                 };
                 header?: never;
                 path: {
@@ -4967,6 +4969,63 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a flag's rollbacks in an environment
+         * @description Every rollback its safety guards performed, newest first (the latest 100): when, which guard, the action, why (the measured value against the threshold, or the trigger URL and its caller's address), and which SDK keys reported the figures (masked). Readable by whoever may read the flag's rollout.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description organisation slug or id */
+                    org: string;
+                    /** @description project key or id */
+                    project: string;
+                    /** @description flag key or id */
+                    flag: string;
+                    /** @description environment key or id */
+                    env: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["api.RollbackList"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["api.ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -7258,6 +7317,11 @@ export interface components {
         "api.FlagList": {
             items?: components["schemas"]["api.FlagResponse"][];
             next_cursor?: string;
+            /**
+             * @description flags that pass the filters, on every page
+             * @example 5000
+             */
+            total?: number;
         };
         "api.FlagPatchRequest": {
             archived?: boolean;
@@ -7573,6 +7637,33 @@ export interface components {
         "api.RefreshRequest": {
             /** @example vrt_… */
             refresh_token?: string;
+        };
+        "api.ReporterResponse": {
+            errors?: number;
+            sample?: number;
+            /** @example srv-…wxyz */
+            sdk_key?: string;
+            /** @example true */
+            variation?: string;
+        };
+        "api.RollbackList": {
+            items?: components["schemas"]["api.RollbackResponse"][];
+        };
+        "api.RollbackResponse": {
+            /** @enum {string} */
+            action?: "rollback_to_previous_stage" | "rollback_to_zero" | "kill_switch";
+            at?: string;
+            /** @example 203.0.113.7 */
+            caller?: string;
+            guard?: string;
+            /** @example error_rate */
+            metric?: string;
+            reason?: string;
+            reporters?: components["schemas"]["api.ReporterResponse"][];
+            sample?: number;
+            threshold?: number;
+            trigger?: boolean;
+            value?: number;
         };
         "api.RotateRequest": {
             /** @example 1h */

@@ -2,7 +2,7 @@ import { Alert, Badge, Button, Checkbox, Code, CopyButton, Group, Modal, NativeS
 import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ApiError, call, type Schemas } from "../api/client";
-import { canWrite, isAdmin } from "../auth/session";
+import { isAdmin } from "../auth/session";
 import { useProject } from "../layout/context";
 import { Section } from "../layout/Section";
 
@@ -37,8 +37,8 @@ export function Environments() {
     <Stack>
       <Title order={1} size="h2">Environments and SDK keys</Title>
       {error && error.status !== 422 && <Alert color="red" role="alert">{error.message}</Alert>}
-      {envs.map((e) => <EnvironmentCard key={e.id} env={e} admin={isAdmin(role)} writable={canWrite(role)} />)}
-      {canWrite(role) && (
+      {envs.map((e) => <EnvironmentCard key={e.id} env={e} admin={isAdmin(role)} writable={isAdmin(role)} />)}
+      {isAdmin(role) && ( // environments and SDK keys are ADMIN's to change
         <Section title="New environment">
           <form onSubmit={create}>
             <Group align="end">

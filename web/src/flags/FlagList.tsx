@@ -11,20 +11,31 @@ export const statusColor: Record<string, string> = {
   DRAFT: "gray", ACTIVE: "teal", ENABLED: "green", DISABLED: "red", PAUSED: "yellow", ROLLED_OUT: "blue", ARCHIVED: "dark",
 };
 
-/** fetchAllFlags reads every page of the project's flags for one environment. */
+/** FLAG_PAGE is the page size the flag list asks for: the largest the API allows. The first page is
+ * smaller (FIRST_PAGE): it comes back soon with the total, and the rest are then asked for at once. */
+const FLAG_PAGE = 1000;
+const FIRST_PAGE = 250;
+
+/**
+ * fetchAllFlags reads every flag of the project; each carries every environment's status. The first
+ * page says how many there are, and the other pages are then asked for at once, by offset. The
+ * environment is sent only when the order or the stale filter needs it.
+ */
 async function fetchAllFlags(org: string, project: string, env: string, stale: boolean, sort: string): Promise<Flag[]> {
-  const out: Flag[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await call(() =>
+  const page = (offset: number, limit = FLAG_PAGE) =>
+    call(() =>
       api.GET("/api/v1/orgs/{org}/projects/{project}/flags", {
-        params: { path: { org, project }, query: { environment: env, limit: 200, cursor, sort, ...(stale ? { stale: true } : {}) } },
+        params: { path: { org, project }, query: { limit, sort, ...(offset ? { offset } : {}), ...(env ? { environment: env } : {}), ...(stale ? { stale: true } : {}) } },
       }),
     );
-    out.push(...(page.items ?? []));
-    cursor = page.next_cursor || undefined;
-  } while (cursor);
-  return out;
+  const first = await page(0, FIRST_PAGE);
+  const offsets: number[] = [];
+  if (first.next_cursor) for (let o = FIRST_PAGE; o < (first.total ?? 0); o += FLAG_PAGE) offsets.push(o);
+  const rest = await Promise.all(offsets.map((o) => page(o)));
+  // A flag created between two pages can shift another onto the next page: each key is kept once.
+  const byKey = new Map<string, Flag>();
+  for (const p of [first, ...rest]) for (const f of p.items ?? []) if (!byKey.has(f.key ?? "")) byKey.set(f.key ?? "", f);
+  return [...byKey.values()];
 }
 
 /** FlagList is the project's flags in the chosen environment: search, filters, sort; virtualised. */
@@ -37,10 +48,14 @@ export function FlagList() {
   const [stale, setStale] = useState(false);
   const [sort, setSort] = useState("key");
   const q = useDeferredValue(search.trim().toLowerCase());
+  // Sorted by key or update, all flags come without waiting for the environments: each flag carries
+  // every environment's status. Evaluations and staleness are per environment.
+  const byEnv = stale || sort === "evaluations";
+  const flagsEnv = byEnv ? envKey : "";
   const flags = useQuery({
-    queryKey: ["flags", org, project, envKey, stale, sort],
-    enabled: !!envKey,
-    queryFn: () => fetchAllFlags(org, project, envKey, stale, sort),
+    queryKey: ["flags", org, project, flagsEnv, stale, sort],
+    enabled: !byEnv || !!envKey,
+    queryFn: () => fetchAllFlags(org, project, flagsEnv, stale, sort),
   });
   const rows = useMemo(() => {
     return (flags.data ?? []).filter((f) => {

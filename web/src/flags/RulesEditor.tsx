@@ -1,7 +1,8 @@
-import { ActionIcon, Button, Group, NativeSelect, NumberInput, Paper, Stack, TagsInput, Text, TextInput } from "@mantine/core";
+import { ActionIcon, Button, Group, NativeSelect, NumberInput, Paper, Stack, Text } from "@mantine/core";
 import { useState } from "react";
 import type { Rule, Serve, Variation } from "../api/client";
-import { chipOf, conditionValue, moveItem, newCondition, operators, shares } from "./model";
+import { ConditionsEditor } from "./ConditionsEditor";
+import { moveItem, newCondition, shares } from "./model";
 
 type Props = {
   rules: Rule[];
@@ -59,46 +60,8 @@ export function RulesEditor({ rules, onChange, variations, segments = [], readOn
                 </Group>
               )}
             </Group>
-            {(rule.conditions ?? []).map((c, k) => {
-              const setCond = (patch: Partial<typeof c>) =>
-                set(i, { ...rule, conditions: (rule.conditions ?? []).map((x, j) => (j === k ? { ...x, ...patch } : x)) });
-              const isSegment = c.segment !== undefined;
-              return (
-                <Group key={k} align="end" gap="xs" wrap="wrap">
-                  {isSegment ? (
-                    <NativeSelect label="Segment" disabled={readOnly} value={c.segment ?? ""} data={["", ...segments]}
-                      onChange={(e) => setCond({ segment: e.currentTarget.value })} />
-                  ) : (
-                    <>
-                      <TextInput label="Attribute" placeholder="country" disabled={readOnly} value={c.attribute ?? ""}
-                        onChange={(e) => setCond({ attribute: e.currentTarget.value })} />
-                      <NativeSelect label="Operator" disabled={readOnly} value={c.operator ?? "in"} data={operators}
-                        onChange={(e) => setCond({ operator: e.currentTarget.value })} />
-                      <TagsInput label="Values" placeholder="Type, then Enter" disabled={readOnly} w={260}
-                        value={(c.values ?? []).map(chipOf)} splitChars={[",", " "]}
-                        onChange={(vals) => setCond({ values: vals.map(conditionValue) as never[] })} />
-                    </>
-                  )}
-                  {!readOnly && (
-                    <Button size="xs" variant="subtle" onClick={() => set(i, { ...rule, conditions: (rule.conditions ?? []).filter((_, j) => j !== k) })}>
-                      Remove condition
-                    </Button>
-                  )}
-                </Group>
-              );
-            })}
-            {!readOnly && (
-              <Group gap="xs">
-                <Button size="xs" variant="light" onClick={() => set(i, { ...rule, conditions: [...(rule.conditions ?? []), newCondition()] })}>
-                  Add condition
-                </Button>
-                {segments.length > 0 && (
-                  <Button size="xs" variant="light" onClick={() => set(i, { ...rule, conditions: [...(rule.conditions ?? []), { segment: segments[0] }] })}>
-                    Add segment condition
-                  </Button>
-                )}
-              </Group>
-            )}
+            <ConditionsEditor conditions={rule.conditions ?? []} segments={segments} readOnly={readOnly}
+              onChange={(conditions) => set(i, { ...rule, conditions })} />
             <ServeEditor label={`Rule ${i + 1} serves`} serve={rule.serve ?? {}} variations={variations} readOnly={readOnly}
               onChange={(serve) => set(i, { ...rule, serve })} />
           </Stack>

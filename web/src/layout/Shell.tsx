@@ -78,6 +78,7 @@ export function Shell() {
         <NavLink component={Link} to={`${base}/flags${q}`} label="Feature Flags" active={loc.pathname.startsWith(`${base}/flags`)} />
         <NavLink component={Link} to={`${base}/segments${q}`} label="Segments" active={loc.pathname.startsWith(`${base}/segments`)} />
         <NavLink component={Link} to={`${base}/environments${q}`} label="Environments" active={loc.pathname.startsWith(`${base}/environments`)} />
+        <NavLink component={Link} to={`${base}/projects${q}`} label="Projects" active={loc.pathname.startsWith(`${base}/projects`)} />
         <NavLink component={Link} to={`${base}/members${q}`} label="Members" active={loc.pathname.startsWith(`${base}/members`)} />
         {isAdmin(role) && (
           <>

@@ -3,6 +3,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, ApiError, call } from "../api/client";
 import { Section } from "../layout/Section";
+import { Guards, Rollbacks } from "./Guards";
 
 type Path = { org: string; project: string; flag: string; env: string };
 type StageForm = { percentage: number; after: string };
@@ -51,49 +52,53 @@ export function RolloutPlan({ path, writable }: { path: Path; writable: boolean 
   const verb = (v: Verb) => run(() => call(() => api.POST(`/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/${v}` as "/api/v1/orgs/{org}/projects/{project}/flags/{flag}/environments/{env}/rollout-plan/start", { params: { path } })));
   const applied = (p?.stages ?? []).filter((s) => s.applied_at).length;
   return (
-    <Section title="Rollout plan">
-      {error && <Alert color="red" role="alert" withCloseButton onClose={() => setError(undefined)}>{error}</Alert>}
-      {p && (
-        <Group>
-          <Badge data-testid="plan-state" color={p.state === "RUNNING" ? "blue" : p.state === "ROLLED_BACK" ? "red" : "gray"}>{p.state}</Badge>
-          {p.reason && <Text size="sm">{p.reason}</Text>}
-          {writable && (verbsByState[p.state ?? ""] ?? []).map((v) => (
-            <Button key={v} size="xs" variant={v === "cancel" ? "subtle" : "filled"} color={v === "cancel" ? "red" : undefined} onClick={() => verb(v)}>
-              {v === "start" ? "Start rollout" : v === "pause" ? "Pause rollout" : v === "resume" ? "Resume rollout" : "Cancel rollout"}
-            </Button>
-          ))}
-        </Group>
-      )}
-      {p && (p.stages ?? []).length > 0 && (
-        <Timeline active={applied - 1} bulletSize={16} aria-label="Stages">
-          {(p.stages ?? []).map((s, i) => (
-            <Timeline.Item key={i} title={`Stage ${i + 1}: ${s.percentage}%`}>
-              <Text size="xs" c="dimmed">
-                {s.applied_at ? `applied ${new Date(s.applied_at).toLocaleString()}`
-                  : s.due_at ? `due ${new Date(s.due_at).toLocaleString()}`
-                  : s.after ? `${s.after} after the start` : s.at ? `at ${new Date(s.at).toLocaleString()}` : "at the start"}
-              </Text>
-            </Timeline.Item>
-          ))}
-        </Timeline>
-      )}
-      {editable && (
-        <Stack gap="xs">
-          {stages.map((s, i) => (
-            <Group key={i} align="end" gap="xs">
-              <NumberInput label={`Stage ${i + 1} percentage`} min={0} max={100} suffix="%" w={170} value={s.percentage}
-                onChange={(n) => setStages(stages.map((x, j) => (j === i ? { ...x, percentage: Number(n) || 0 } : x)))} />
-              <TextInput label={`Stage ${i + 1} after`} placeholder="at the start" description="delay from the start, e.g. 24h" w={200} value={s.after}
-                onChange={(e) => setStages(stages.map((x, j) => (j === i ? { ...x, after: e.currentTarget.value } : x)))} />
-              {stages.length > 1 && <Button size="xs" variant="subtle" color="red" onClick={() => setStages(stages.filter((_, j) => j !== i))}>Remove stage {i + 1}</Button>}
-            </Group>
-          ))}
+    <>
+      <Section title="Rollout plan">
+        {error && <Alert color="red" role="alert" withCloseButton onClose={() => setError(undefined)}>{error}</Alert>}
+        {p && (
           <Group>
-            <Button size="xs" variant="light" onClick={() => setStages([...stages, { percentage: 100, after: "" }])}>Add stage</Button>
-            <Button size="xs" onClick={save}>Save plan</Button>
+            <Badge data-testid="plan-state" color={p.state === "RUNNING" ? "blue" : p.state === "ROLLED_BACK" ? "red" : "gray"}>{p.state}</Badge>
+            {p.reason && <Text size="sm">{p.reason}</Text>}
+            {writable && (verbsByState[p.state ?? ""] ?? []).map((v) => (
+              <Button key={v} size="xs" variant={v === "cancel" ? "subtle" : "filled"} color={v === "cancel" ? "red" : undefined} onClick={() => verb(v)}>
+                {v === "start" ? "Start rollout" : v === "pause" ? "Pause rollout" : v === "resume" ? "Resume rollout" : "Cancel rollout"}
+              </Button>
+            ))}
           </Group>
-        </Stack>
-      )}
-    </Section>
+        )}
+        {p && (p.stages ?? []).length > 0 && (
+          <Timeline active={applied - 1} bulletSize={16} aria-label="Stages">
+            {(p.stages ?? []).map((s, i) => (
+              <Timeline.Item key={i} title={`Stage ${i + 1}: ${s.percentage}%`}>
+                <Text size="xs" c="dimmed">
+                  {s.applied_at ? `applied ${new Date(s.applied_at).toLocaleString()}`
+                    : s.due_at ? `due ${new Date(s.due_at).toLocaleString()}`
+                    : s.after ? `${s.after} after the start` : s.at ? `at ${new Date(s.at).toLocaleString()}` : "at the start"}
+                </Text>
+              </Timeline.Item>
+            ))}
+          </Timeline>
+        )}
+        {editable && (
+          <Stack gap="xs">
+            {stages.map((s, i) => (
+              <Group key={i} align="end" gap="xs">
+                <NumberInput label={`Stage ${i + 1} percentage`} min={0} max={100} suffix="%" w={170} value={s.percentage}
+                  onChange={(n) => setStages(stages.map((x, j) => (j === i ? { ...x, percentage: Number(n) || 0 } : x)))} />
+                <TextInput label={`Stage ${i + 1} after`} placeholder="at the start" description="delay from the start, e.g. 24h" w={200} value={s.after}
+                  onChange={(e) => setStages(stages.map((x, j) => (j === i ? { ...x, after: e.currentTarget.value } : x)))} />
+                {stages.length > 1 && <Button size="xs" variant="subtle" color="red" onClick={() => setStages(stages.filter((_, j) => j !== i))}>Remove stage {i + 1}</Button>}
+              </Group>
+            ))}
+            <Group>
+              <Button size="xs" variant="light" onClick={() => setStages([...stages, { percentage: 100, after: "" }])}>Add stage</Button>
+              <Button size="xs" onClick={save}>Save plan</Button>
+            </Group>
+          </Stack>
+        )}
+      </Section>
+      <Guards path={path} planKey={key} writable={writable} />
+      <Rollbacks path={path} planKey={key} planState={p?.state} />
+    </>
   );
 }

@@ -1,11 +1,14 @@
 import { Alert, Badge, Button, Group, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, ApiError, call } from "../api/client";
+import { api, ApiError, call, type Condition } from "../api/client";
 import { canWrite } from "../auth/session";
 import { useProject } from "../layout/context";
 import { Section } from "../layout/Section";
 import { keyFromName } from "../flags/model";
+import { ConditionsEditor } from "../flags/ConditionsEditor";
+
+type SegmentForm = { name: string; key: string; description: string; included: string; excluded: string; conditions: Condition[] };
 
 /** parseKeys reads pasted keys: one per line, or separated by commas, semicolons or spaces. */
 export function parseKeys(text: string): string[] {
@@ -13,8 +16,8 @@ export function parseKeys(text: string): string[] {
 }
 
 /**
- * Segments lists the project's reusable audiences and edits their included and excluded keys (bulk
- * paste). A segment still used by a flag cannot be deleted: the refusal names where it is used.
+ * Segments lists the project's reusable audiences and edits their conditions (rows of attribute,
+ * operator and values) and their included and excluded keys (bulk paste). A segment still used by a flag cannot be deleted: the refusal names where it is used.
  */
 export function Segments() {
   const { org, project, role } = useProject();
@@ -25,20 +28,20 @@ export function Segments() {
     queryFn: () => call(() => api.GET("/api/v1/orgs/{org}/projects/{project}/segments", { params: { path: { org, project } } })),
   });
   const [editing, setEditing] = useState<string | null>(null); // a segment key, or "" for a new one
-  const [form, setForm] = useState({ name: "", key: "", description: "", included: "", excluded: "" });
+  const [form, setForm] = useState<SegmentForm>({ name: "", key: "", description: "", included: "", excluded: "", conditions: [] });
   const [error, setError] = useState<ApiError>();
   const [usedBy, setUsedBy] = useState<{ key: string; by: string[] }>();
   const open = (key: string) => {
     const s = segments.data?.items?.find((x) => x.key === key);
     setForm({ name: s?.name ?? "", key: s?.key ?? "", description: s?.description ?? "",
-      included: (s?.included ?? []).join("\n"), excluded: (s?.excluded ?? []).join("\n") });
+      included: (s?.included ?? []).join("\n"), excluded: (s?.excluded ?? []).join("\n"), conditions: s?.conditions ?? [] });
     setEditing(key);
     setError(undefined);
   };
   const save = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
-    const body = { name: form.name, description: form.description, included: parseKeys(form.included), excluded: parseKeys(form.excluded) };
+    const body = { name: form.name, description: form.description, conditions: form.conditions, included: parseKeys(form.included), excluded: parseKeys(form.excluded) };
     const path = { org, project };
     try {
       if (editing) {
@@ -62,6 +65,7 @@ export function Segments() {
       else if (err instanceof ApiError) setError(err);
     }
   };
+  const conditionErrors = (error?.body.details ?? []).filter((d) => d.field?.startsWith("conditions"));
   return (
     <Stack>
       <Group justify="space-between">
@@ -84,6 +88,14 @@ export function Segments() {
                   onChange={(e) => setForm({ ...form, key: e.currentTarget.value })} error={error?.field("key")} />
               )}
               <TextInput label="Segment description" value={form.description} onChange={(e) => setForm({ ...form, description: e.currentTarget.value })} />
+              <Stack gap={4}>
+                <Text size="sm" fw={500}>Conditions</Text>
+                <Text size="xs" c="dimmed">A context is in the segment when it matches every condition (the included keys are in, the excluded keys out, whatever it matches).</Text>
+                <ConditionsEditor conditions={form.conditions} onChange={(conditions) => setForm({ ...form, conditions })} />
+                {conditionErrors.length > 0 && (
+                  <Alert color="red" role="alert">{conditionErrors.map((d) => `${d.field}: ${d.message}`).join("; ")}</Alert>
+                )}
+              </Stack>
               <Textarea label="Included keys" description={`Paste keys: one per line or separated by commas (${parseKeys(form.included).length} keys)`}
                 autosize minRows={3} maxRows={12} value={form.included} onChange={(e) => setForm({ ...form, included: e.currentTarget.value })} error={error?.field("included")} />
               <Textarea label="Excluded keys" description={`Always outside the segment (${parseKeys(form.excluded).length} keys)`}

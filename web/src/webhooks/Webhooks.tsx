@@ -7,6 +7,7 @@ import { useProject } from "../layout/context";
 import { Section } from "../layout/Section";
 import { ShownOnce } from "../layout/ShownOnce";
 import { useAction } from "../layout/useAction";
+import { ModalActions } from "../layout/ModalActions";
 
 type Webhook = Schemas["api.WebhookResponse"];
 type DeliveryList = Schemas["api.DeliveryList"];
@@ -19,7 +20,8 @@ const eventSuggestions = [
 const deliveryColor: Record<string, string> = { succeeded: "green", failed: "red", pending: "gray" };
 
 /** Webhooks (ADMIN) adds webhooks (URL, events; the signing secret shown once), lists them with
- * their delivery logs, sends a failed delivery again and deletes a webhook. */
+ * their delivery logs, turns one off and on, edits its URL and events, sends a failed delivery again
+ * and deletes a webhook. */
 export function Webhooks() {
   const { org, role } = useProject();
   const hooks = useQuery({
@@ -33,6 +35,21 @@ export function Webhooks() {
   const { act, error, setError } = useAction(["webhooks", org]);
   const [open, setOpen] = useState<string>();
   const [deleting, setDeleting] = useState<Webhook>();
+  const [editing, setEditing] = useState<Webhook>();
+  const qc = useQueryClient();
+  // change sends the webhook's changes against the version shown: someone else's change first is a 412.
+  const change = (w: Webhook, body: { url?: string; events?: string[]; active?: boolean }, done?: () => void) =>
+    act(async () => {
+      try {
+        await call(() => api.PATCH("/api/v1/orgs/{org}/webhooks/{webhook}", {
+          params: { path: { org, webhook: w.id! } }, headers: { "If-Match": String(w.version ?? 0) }, body: body as Schemas["api.WebhookRequest"],
+        }));
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 412) qc.invalidateQueries({ queryKey: ["webhooks", org] }); // show their change
+        throw err;
+      }
+      done?.();
+    });
   const create = (e: FormEvent) => {
     e.preventDefault();
     act(async () => {
@@ -53,7 +70,7 @@ export function Webhooks() {
   return (
     <>
       <Title order={1} size="h2" mb="md">Webhooks</Title>
-      {error && <Alert color="red" role="alert" mb="md">{error.message}</Alert>}
+      {error && !editing && <Alert color="red" role="alert" mb="md">{staleOr(error)}</Alert>}
       <Section title="Add a webhook">
         <form onSubmit={create}>
           <Stack>
@@ -79,13 +96,17 @@ export function Webhooks() {
             <Table.Tr key={w.id}>
               <Table.Td><Code>{w.url}</Code></Table.Td>
               <Table.Td>{(w.events ?? []).join(", ")}</Table.Td>
-              <Table.Td><Badge color={w.active ? "green" : "gray"} variant="light">{w.active ? "active" : "inactive"}</Badge></Table.Td>
+              <Table.Td><Badge color={w.active ? "green" : "gray"} variant="light" data-testid="webhook-status">{w.active ? "active" : "inactive"}</Badge></Table.Td>
               <Table.Td>{w.created_at ? new Date(w.created_at).toLocaleString() : ""}</Table.Td>
               <Table.Td>
-                <Group gap="xs" wrap="nowrap">
+                <Group gap="xs">
                   <Button size="xs" variant="light" onClick={() => setOpen(open === w.id ? undefined : w.id)} aria-expanded={open === w.id}>
                     Deliveries of {w.url}
                   </Button>
+                  <Button size="xs" variant="default" onClick={() => change(w, { active: !w.active })}>
+                    {w.active ? "Turn off" : "Turn on"} {w.url}
+                  </Button>
+                  <Button size="xs" variant="default" onClick={() => { setError(undefined); setEditing(w); }}>Edit {w.url}</Button>
                   <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(w)}>Delete {w.url}</Button>
                 </Group>
               </Table.Td>
@@ -95,16 +116,48 @@ export function Webhooks() {
       </Table>
       {hooks.data?.length === 0 && <Text c="dimmed" mt="sm">No webhooks yet.</Text>}
       {open && <Deliveries org={org} webhook={(hooks.data ?? []).find((w) => w.id === open)} onError={setError} />}
+      {editing && (
+        <EditWebhook webhook={editing} error={error} onClose={() => setEditing(undefined)}
+          onSave={(body) => change(editing, body, () => setEditing(undefined))} />
+      )}
       <Modal opened={!!deleting} onClose={() => setDeleting(undefined)} title="Delete this webhook?">
         <Stack>
           <Text>{deleting?.url} stops receiving events, and its delivery log is deleted with it.</Text>
-          <Group justify="end">
-            <Button variant="default" onClick={() => setDeleting(undefined)}>Cancel</Button>
+          <ModalActions onCancel={() => setDeleting(undefined)}>
             <Button color="red" onClick={() => deleting && remove(deleting)}>Delete webhook</Button>
-          </Group>
+          </ModalActions>
         </Stack>
       </Modal>
     </>
+  );
+}
+
+/** staleOr says what a refused change means: someone else's change first (412), or the server's message. */
+function staleOr(error: ApiError): string {
+  return error.status === 412 ? "Someone else changed this webhook meanwhile; nothing was saved. The list now shows their change." : error.message;
+}
+
+/** EditWebhook changes a webhook's URL and events; the signing secret stays. */
+function EditWebhook({ webhook, error, onClose, onSave }: {
+  webhook: Webhook; error?: ApiError; onClose: () => void; onSave: (body: { url: string; events: string[] }) => void;
+}) {
+  const [url, setUrl] = useState(webhook.url ?? "");
+  const [events, setEvents] = useState<string[]>(webhook.events ?? []);
+  return (
+    <Modal opened onClose={onClose} title="Edit webhook" size="lg">
+      <form onSubmit={(e) => { e.preventDefault(); onSave({ url, events }); }}>
+        <Stack>
+          {error && <Alert color={error.status === 412 ? "orange" : "red"} role="alert">{staleOr(error)}{error.status === 412 ? " Cancel, then edit it again to start from theirs." : ""}</Alert>}
+          <TextInput label="New payload URL" required value={url} onChange={(e) => setUrl(e.currentTarget.value)} error={error?.field("url")} data-autofocus />
+          <TagsInput label="New events" description="Names, prefixes (feature_flag.*) or *; Enter adds one" data={eventSuggestions}
+            value={events} onChange={setEvents} error={error?.field("events") ?? error?.field("events[0]")} clearable />
+          <Text size="sm" c="dimmed">The signing secret stays the same.</Text>
+          <ModalActions onCancel={onClose}>
+            <Button type="submit">Save webhook</Button>
+          </ModalActions>
+        </Stack>
+      </form>
+    </Modal>
   );
 }
 
