@@ -77,18 +77,19 @@ func TestFlagListQueries(t *testing.T) {
 	countQueries(t, s.DB)
 	const list = flags + "?limit=50"
 	// Authentication with a JWT costs no query (cached organisation and role); then the project, its
-	// environments (with their configuration versions), the page of flags and their configurations.
-	const cold, warm = 4, 2
+	// environments (with their configuration versions), the page of flags and their configurations,
+	// and, when there are more pages, the total (the last page knows it).
+	const cold, warm = 5, 2
 
 	add(0, 5)
 	s.req("GET", o, nil, "auth", a.viewer).want(t, 200) // the viewer's organisation and role are cached
-	if l, n := s.listQueries(t, list, a.viewer); len(l.Items) != 5 || n != cold {
-		t.Fatalf("5 flags: %d items in %d queries, want 5 in %d", len(l.Items), n, cold)
+	if l, n := s.listQueries(t, list, a.viewer); len(l.Items) != 5 || n != cold-1 || l.Total != 5 {
+		t.Fatalf("5 flags: %d items (total %d) in %d queries, want 5 (5) in %d", len(l.Items), l.Total, n, cold-1)
 	}
 	add(5, 60)
 	l, n := s.listQueries(t, list, a.viewer)
-	if len(l.Items) != 50 || n != cold {
-		t.Fatalf("60 flags, limit 50: %d items in %d queries, want 50 in %d", len(l.Items), n, cold)
+	if len(l.Items) != 50 || n != cold || l.Total != 60 {
+		t.Fatalf("60 flags, limit 50: %d items (total %d) in %d queries, want 50 (60) in %d", len(l.Items), l.Total, n, cold)
 	}
 	if got := l.Items[0].Environments["production"].RolloutPercentage; got != 25 {
 		t.Errorf("rollout_percentage in production = %v, want 25", got)

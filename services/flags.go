@@ -551,13 +551,16 @@ func (fl *Flags) list(db *gorm.DB, sc Scope, projectID string, envs []models.Env
 	if err != nil {
 		return FlagPage{}, err
 	}
-	total, err := models.CountFlags(db, sc.OrgID, projectID, filter)
-	if err != nil {
-		return FlagPage{}, err
-	}
 	more := len(rows) > pg.Limit
 	if more {
 		rows = rows[:pg.Limit]
+	}
+	// The total costs a query only when there are more pages: the last page knows it.
+	total := int64(offset + len(rows))
+	if more || (len(rows) == 0 && offset > 0) {
+		if total, err = models.CountFlags(db, sc.OrgID, projectID, filter); err != nil {
+			return FlagPage{}, err
+		}
 	}
 	keysByEnv := make(map[string]string, len(envs))
 	for _, e := range envs {
