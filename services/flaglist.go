@@ -36,7 +36,7 @@ type flagListEntry struct {
 	versions string // the environments' ids and config versions when the page was built
 	gen      int64
 	built    time.Time
-	page     Page[FlagWithConfigs]
+	page     FlagPage
 }
 
 // flagListKey names one list request: the project, what the principal may see, filters and page.
@@ -64,12 +64,12 @@ func envVersions(envs []models.Environment) string {
 
 // get returns the page cached under key if the environments' versions are still those it was built
 // with, no evaluation counts were recorded here since, and it is younger than flagListTTL.
-func (c *flagListCache) get(key, versions string, now time.Time) (Page[FlagWithConfigs], bool) {
+func (c *flagListCache) get(key, versions string, now time.Time) (FlagPage, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok || e.versions != versions || e.gen != c.gen.Load() || now.Sub(e.built) >= flagListTTL || now.Before(e.built) {
-		return Page[FlagWithConfigs]{}, false
+		return FlagPage{}, false
 	}
 	return e.page, true
 }
@@ -77,7 +77,7 @@ func (c *flagListCache) get(key, versions string, now time.Time) (Page[FlagWithC
 // put caches a page built when the environments had versions and the generation was gen, and
 // returns it stamped. When full, an arbitrary entry makes room: the cache is bounded whatever the
 // requests.
-func (c *flagListCache) put(key, versions string, gen int64, now time.Time, page Page[FlagWithConfigs]) Page[FlagWithConfigs] {
+func (c *flagListCache) put(key, versions string, gen int64, now time.Time, page FlagPage) FlagPage {
 	page.Stamp = "flags-" + strconv.FormatInt(c.builds.Add(1), 10)
 	c.mu.Lock()
 	defer c.mu.Unlock()
