@@ -31,7 +31,7 @@ seed_flag() {
   local i=$1 body
   case $((i % 200)) in
     0) if (( i % 400 == 0 )); then body='"enabled":true,"rules":{"percentage":25}'
-       else body='"rollout_percentage":100,"status":"ACTIVE","targeting_rules":[{"attribute":"plan","operator":"equals","values":["pro"]}]'; fi ;;
+       else body='"rollout_percentage":100,"status":"ACTIVE","targeting_rules":[{"attribute":"plan","operator":"equals","value":"pro"}]'; fi ;;
     1|2|3) body='"enabled":false' ;;
     *) body='"enabled":true' ;;
   esac
