@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,15 @@ type Metrics struct {
 	guardChecks   *prometheus.CounterVec
 	rollbacks     *prometheus.CounterVec
 	webhooks      *prometheus.CounterVec
+	// the children of the hot vectors, resolved once per label set (labels are bounded: route
+	// templates, methods, status codes, reasons)
+	requestObs sync.Map // requestKey → prometheus.Observer
+	reasonCtrs sync.Map // reason → prometheus.Counter
+}
+
+type requestKey struct {
+	route, method string
+	code          int
 }
 
 // New registers Vane's metrics, the Go runtime's and the process's, and, when db is not nil, the
@@ -78,12 +88,21 @@ func (m *Metrics) Handler() http.Handler {
 
 // Evaluated counts n evaluations with a reason.
 func (m *Metrics) Evaluated(reason string, n int) {
-	m.evaluations.WithLabelValues(reason).Add(float64(n))
+	c, ok := m.reasonCtrs.Load(reason)
+	if !ok {
+		c, _ = m.reasonCtrs.LoadOrStore(reason, m.evaluations.WithLabelValues(reason))
+	}
+	c.(prometheus.Counter).Add(float64(n))
 }
 
 // Request observes one HTTP request; route must be a template ("/api/v1/orgs/:org"), never a path.
 func (m *Metrics) Request(route, method string, code int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Observe(d.Seconds())
+	k := requestKey{route: route, method: method, code: code}
+	o, ok := m.requestObs.Load(k)
+	if !ok {
+		o, _ = m.requestObs.LoadOrStore(k, m.requests.WithLabelValues(route, method, strconv.Itoa(code)))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // Rebuilt observes one snapshot build.
