@@ -131,56 +131,56 @@ func mismatch(res of.ProviderResolutionDetail) of.ProviderResolutionDetail {
 	return res
 }
 
-// BooleanEvaluation evaluates a boolean flag.
-func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, flat of.FlattenedContext) of.BoolResolutionDetail {
+// typed resolves a flag whose value conv accepts; otherwise def, with the resolution error or a
+// type mismatch.
+func typed[T any](p *Provider, flag string, def T, flat of.FlattenedContext, conv func(any) (T, bool)) (T, of.ProviderResolutionDetail) {
 	d, res := p.resolve(flag, flat)
 	if res.ResolutionError != (of.ResolutionError{}) {
-		return of.BoolResolutionDetail{Value: def, ProviderResolutionDetail: res}
+		return def, res
 	}
-	v, ok := d.Value.(bool)
+	v, ok := conv(d.Value)
 	if !ok {
-		return of.BoolResolutionDetail{Value: def, ProviderResolutionDetail: mismatch(res)}
+		return def, mismatch(res)
 	}
+	return v, res
+}
+
+func asType[T any](v any) (T, bool) {
+	t, ok := v.(T)
+	return t, ok
+}
+
+// asInt accepts a whole number that a float64 holds exactly.
+func asInt(v any) (int64, bool) {
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// BooleanEvaluation evaluates a boolean flag.
+func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, flat of.FlattenedContext) of.BoolResolutionDetail {
+	v, res := typed(p, flag, def, flat, asType[bool])
 	return of.BoolResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, def string, flat of.FlattenedContext) of.StringResolutionDetail {
-	d, res := p.resolve(flag, flat)
-	if res.ResolutionError != (of.ResolutionError{}) {
-		return of.StringResolutionDetail{Value: def, ProviderResolutionDetail: res}
-	}
-	v, ok := d.Value.(string)
-	if !ok {
-		return of.StringResolutionDetail{Value: def, ProviderResolutionDetail: mismatch(res)}
-	}
+	v, res := typed(p, flag, def, flat, asType[string])
 	return of.StringResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // FloatEvaluation evaluates a number flag.
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, def float64, flat of.FlattenedContext) of.FloatResolutionDetail {
-	d, res := p.resolve(flag, flat)
-	if res.ResolutionError != (of.ResolutionError{}) {
-		return of.FloatResolutionDetail{Value: def, ProviderResolutionDetail: res}
-	}
-	v, ok := d.Value.(float64)
-	if !ok {
-		return of.FloatResolutionDetail{Value: def, ProviderResolutionDetail: mismatch(res)}
-	}
+	v, res := typed(p, flag, def, flat, asType[float64])
 	return of.FloatResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // IntEvaluation evaluates a number flag whose value is a whole number.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, def int64, flat of.FlattenedContext) of.IntResolutionDetail {
-	d, res := p.resolve(flag, flat)
-	if res.ResolutionError != (of.ResolutionError{}) {
-		return of.IntResolutionDetail{Value: def, ProviderResolutionDetail: res}
-	}
-	v, ok := d.Value.(float64)
-	if !ok || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
-		return of.IntResolutionDetail{Value: def, ProviderResolutionDetail: mismatch(res)}
-	}
-	return of.IntResolutionDetail{Value: int64(v), ProviderResolutionDetail: res}
+	v, res := typed(p, flag, def, flat, asInt)
+	return of.IntResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // ObjectEvaluation evaluates any flag, returning its value as decoded JSON.
