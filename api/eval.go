@@ -269,7 +269,7 @@ func (h *handlers) sdkConfig(c *gin.Context) {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", snap.Config)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", snap.ConfigJSON())
 }
 
 func matchesETag(header, tag string) bool {
@@ -299,7 +299,7 @@ const heartbeat = 15 * time.Second
 func (h *handlers) sdkStream(c *gin.Context) {
 	h.stream(c, func(prev, snap *dataplane.Snapshot) (string, []byte) {
 		if prev == nil {
-			return "config", snap.Config
+			return "config", snap.ConfigJSON()
 		}
 		return "patch", snap.PatchFrom(prev)
 	})

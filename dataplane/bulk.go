@@ -129,6 +129,7 @@ type bulkPlan struct {
 	reasons [numReasons]int      // static evaluations per request, by reason
 	version int64
 	client  bool
+	envID   string
 	served  atomic.Int64 // requests not yet folded into the counters
 	last    atomic.Int64 // unix nanoseconds of the latest request
 	listed  atomic.Bool  // in counters.plans
@@ -155,10 +156,10 @@ func newPlan(s *Snapshot, client bool) *bulkPlan {
 	if client {
 		keys = s.ClientKeys
 	}
-	pl := &bulkPlan{version: s.Version, client: client}
+	pl := &bulkPlan{version: s.Version, client: client, envID: s.EnvironmentID}
 	var run [numFormats][]byte
 	for i, k := range keys {
-		f := s.Flags[k]
+		f := s.Flag(k)
 		pc := newPieces(f)
 		if i > 0 {
 			for fm := range run {
@@ -178,7 +179,7 @@ func newPlan(s *Snapshot, client bool) *bulkPlan {
 			run[fm] = pc.appendItem(run[fm], BulkFormat(fm), r)
 		}
 		pl.reasons[reasonIndex(r.Reason)]++
-		if f.counter != nil && r.Variation >= 0 && r.Variation < len(f.counts) {
+		if f.ConfigID != "" && r.Variation >= 0 && r.Variation < len(f.Variations) {
 			pl.static = append(pl.static, staticServe{f: f, variation: r.Variation})
 		}
 	}
@@ -218,7 +219,7 @@ func (p *Plane) Bulk(ctx context.Context, key *SDKKey, evalCtx engine.Context) (
 	h := uint64(14695981039346656037) // FNV-1a over the outcomes that vary
 	for _, pc := range pl.dynamic {
 		r := pc.f.Evaluate(evalCtx)
-		pc.f.count(r, now)
+		pc.f.count(&p.counters, snap.EnvironmentID, r, now)
 		ri := reasonIndex(r.Reason)
 		reasons[ri]++
 		b.results = append(b.results, r)
@@ -313,9 +314,10 @@ func (cs *counters) fold() {
 		}
 		last := pl.last.Load()
 		for _, s := range pl.static {
-			s.f.counts[s.variation].Add(n)
-			if s.f.counter.last.Load() < last {
-				s.f.counter.last.Store(last)
+			t := s.f.tallyOf(cs, pl.envID)
+			t.counts[s.variation].Add(n)
+			if t.counter.last.Load() < last {
+				t.counter.last.Store(last)
 			}
 		}
 		return true

@@ -44,13 +44,13 @@ func (p *Plane) Evaluate(ctx context.Context, key *SDKKey, flagKey string, evalC
 	if err != nil {
 		return Evaluation{}, err
 	}
-	f := snap.Flags[flagKey]
+	f := snap.Flag(flagKey)
 	if f == nil || (key.Client() && !f.ClientVisible) {
 		p.observe(engine.ReasonFlagNotFound)
 		return Evaluation{Result: engine.Result{Variation: -1, Reason: engine.ReasonFlagNotFound, RuleIndex: -1}}, nil
 	}
 	r := f.Evaluate(evalCtx)
-	f.count(r, p.clock.Now())
+	f.count(&p.counters, snap.EnvironmentID, r, p.clock.Now())
 	p.observe(r.Reason)
 	return Evaluation{Flag: f, Result: r}, nil
 }

@@ -21,12 +21,19 @@ func patchFlags(n int, version int64) []engine.Flag {
 	return out
 }
 
+var testPlane = New(nil, Options{})
+
+// snapshotOf compiles a whole configuration.
 func snapshotOf(t testing.TB, version int64, flags []engine.Flag, segs []engine.Segment) *Snapshot {
-	p, doc, err := encodeParts("production", version, flags, segs)
+	cfg := &Config{Environment: Environment{ID: "env-1", Key: "production", Version: version}, Segments: segs}
+	for _, f := range flags {
+		cfg.Flags = append(cfg.Flags, FlagConfig{Flag: f})
+	}
+	s, err := testPlane.derive(nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Snapshot{Version: version, Config: doc, parts: p}
+	return s
 }
 
 // TestPatchFrom: a patch carries only what changed, applies to the previous configuration to give
@@ -47,11 +54,11 @@ func TestPatchFrom(t *testing.T) {
 		len(p.DeletedFlags) != 1 || p.DeletedFlags[0] != "flag-0020" || len(p.Segments) != 1 {
 		t.Fatalf("patch = %s", raw)
 	}
-	prevConf, err := vane.ParseConfiguration(prev.Config)
+	prevConf, err := vane.ParseConfiguration(prev.ConfigJSON())
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextConf, err := vane.ParseConfiguration(next.Config)
+	nextConf, err := vane.ParseConfiguration(next.ConfigJSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,5 +80,5 @@ func TestPatchFrom(t *testing.T) {
 	if &next.PatchFrom(prev)[0] != &raw[0] {
 		t.Error("the patch was computed twice for the same versions")
 	}
-	t.Logf("1 059 flags: whole configuration %d bytes, patch for one changed and one deleted flag %d bytes", len(next.Config), len(raw))
+	t.Logf("1 059 flags: whole configuration %d bytes, patch for one changed and one deleted flag %d bytes", len(next.ConfigJSON()), len(raw))
 }

@@ -55,6 +55,8 @@ type Plane struct {
 	envs     map[string]*entry
 	counters counters
 	rebuilds atomic.Int64
+	serials  atomic.Uint64 // numbers snapshots
+	compiles atomic.Int64  // flags compiled since start
 	watchMu  sync.Mutex
 	watchers map[string]map[chan *Snapshot]struct{}
 
@@ -73,6 +75,7 @@ type entry struct {
 	gen       atomic.Int64 // bumped by every change notice; a snapshot older than it is stale
 	failedAt  atomic.Int64 // unix nanoseconds of the last failed rebuild
 	queued    atomic.Bool  // a background rebuild waits for build
+	position  int64        // the source's position the snapshot covers (guarded by build)
 }
 
 // New makes a data plane over a source. Start loads it; until then it knows no key.
@@ -138,6 +141,9 @@ func (p *Plane) Close(ctx context.Context) {
 // Rebuilds counts snapshot builds since start.
 func (p *Plane) Rebuilds() int64 { return p.rebuilds.Load() }
 
+// FlagsCompiled counts the flags compiled since start: a change costs the flags it touches.
+func (p *Plane) FlagsCompiled() int64 { return p.compiles.Load() }
+
 func (p *Plane) run() {
 	defer p.wg.Done()
 	poll := time.NewTicker(p.poll)
@@ -200,7 +206,7 @@ func (p *Plane) sweep(ctx context.Context) {
 	p.mu.RLock()
 	var ids []string
 	for id, e := range p.envs {
-		if s := e.ptr.Load(); s == nil || s.gen < e.gen.Load() {
+		if s := e.ptr.Load(); s == nil || s.gen.Load() < e.gen.Load() {
 			ids = append(ids, id)
 		}
 	}
@@ -280,7 +286,7 @@ func (p *Plane) reconcile(ctx context.Context, scope Scope) ([]string, error) {
 				p.envs[env.ID] = e
 			}
 			e.orgID, e.projectID = env.OrgID, env.ProjectID
-		} else if s := e.ptr.Load(); s != nil && s.Version != env.Version && s.gen >= e.gen.Load() {
+		} else if s := e.ptr.Load(); s != nil && s.Version != env.Version && s.gen.Load() >= e.gen.Load() {
 			e.gen.Add(1) // the version moved without a notice reaching this node
 			if p.watched(env.ID) {
 				moved = append(moved, env.ID)
@@ -309,7 +315,7 @@ func (p *Plane) Get(ctx context.Context, envID string) (*Snapshot, error) {
 	p.mu.RUnlock()
 	if e != nil {
 		if snap := e.ptr.Load(); snap != nil {
-			if snap.gen >= e.gen.Load() || p.clock.Now().UnixNano()-e.failedAt.Load() < int64(retryAfterFailure) {
+			if snap.gen.Load() >= e.gen.Load() || p.clock.Now().UnixNano()-e.failedAt.Load() < int64(retryAfterFailure) {
 				return snap, nil
 			}
 		}
@@ -328,8 +334,10 @@ func (p *Plane) entry(envID string) *entry {
 	return e
 }
 
-// rebuild compiles an environment afresh and swaps the new snapshot in, unless another caller
-// just did so for the current generation. If the source fails, the last snapshot stays.
+// rebuild brings an environment's snapshot up to date and swaps the new one in, unless another
+// caller just did so for the current generation. It asks the source for what changed since the
+// snapshot was built and compiles only that; the first build, or a source that cannot tell, loads
+// everything. If the source fails, the last snapshot stays.
 func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 	e := p.entry(envID)
 	e.build.Lock()
@@ -337,12 +345,24 @@ func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 	e.queued.Store(false) // a notice from now on needs a rebuild of its own
 	gen := e.gen.Load()
 	cur := e.ptr.Load()
-	if cur != nil && cur.gen >= gen {
+	if cur != nil && cur.gen.Load() >= gen {
 		return cur, nil
+	}
+	var since int64
+	if cur != nil {
+		since = e.position
 	}
 	start := time.Now()
 	p.rebuilds.Add(1)
-	snap, err := p.build(ctx, envID)
+	cfg, err := p.src.Config(ctx, envID, since)
+	var snap *Snapshot
+	if err == nil {
+		if cur != nil && cfg.unchanged(cur) {
+			snap = cur // nothing this environment serves changed: the snapshot is current as it is
+		} else {
+			snap, err = p.derive(cur, cfg)
+		}
+	}
 	if p.hooks.Rebuilt != nil {
 		p.hooks.Rebuilt(time.Since(start), err)
 	}
@@ -360,13 +380,17 @@ func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 		}
 		return nil, err
 	}
-	snap.gen = gen
+	e.position = cfg.Position
+	snap.gen.Store(gen)
 	if e.orgID == "" {
 		p.mu.Lock()
 		e.orgID, e.projectID = snap.OrgID, snap.ProjectID
 		p.mu.Unlock()
 	}
 	e.failedAt.Store(0)
+	if snap == cur {
+		return cur, nil
+	}
 	e.ptr.Store(snap)
 	if cur != nil && snap.Version > cur.Version {
 		p.notify(snap)
@@ -376,15 +400,11 @@ func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 
 // Build compiles an environment afresh from the source without serving the result (benchmarks).
 func (p *Plane) Build(ctx context.Context, envID string) (*Snapshot, error) {
-	return p.build(ctx, envID)
-}
-
-func (p *Plane) build(ctx context.Context, envID string) (*Snapshot, error) {
-	cfg, err := p.src.Config(ctx, envID)
+	cfg, err := p.src.Config(ctx, envID, 0)
 	if err != nil {
 		return nil, err
 	}
-	return p.compile(cfg)
+	return p.derive(nil, cfg)
 }
 
 // Watch returns a channel that receives each new snapshot of an environment (only the latest if

@@ -43,7 +43,7 @@ func (m *memorySource) Environments(_ context.Context, s dataplane.Scope) ([]dat
 	return out, nil
 }
 
-func (m *memorySource) Config(_ context.Context, envID string) (*dataplane.Config, error) {
+func (m *memorySource) Config(_ context.Context, envID string, _ int64) (*dataplane.Config, error) {
 	m.calls.Add(1)
 	if m.down.Load() {
 		return nil, errDown

@@ -1,7 +1,10 @@
 package dataplane
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -12,6 +15,8 @@ import (
 )
 
 // Snapshot is everything one environment serves, compiled, immutable: evaluation reads only this.
+// A change makes a new snapshot from the previous one: the flags the change names, and those
+// whose rules use a segment it names, are compiled again; every other flag is shared.
 type Snapshot struct {
 	OrgID          string
 	ProjectID      string
@@ -19,14 +24,14 @@ type Snapshot struct {
 	EnvironmentKey string
 	Version        int64 // the environment's configuration version
 	BuiltAt        time.Time
-	Flags          map[string]*Flag
-	Keys           []string // flag keys in order, for bulk evaluation
-	ClientKeys     []string // the client-visible ones, for client-side SDK keys
-	// Config is the environment's full configuration as JSON, for SDKs that evaluate locally.
-	Config []byte
-	parts  *parts      // Config piece by piece, for patches
-	gen    int64       // the entry's generation when the build began
-	bulk   [2]bulkSlot // bulk evaluation plans: server keys, client keys
+	flags          *table[*Flag] // by key, archived flags included
+	Keys           []string      // the served flags' keys in order, for bulk evaluation
+	ClientKeys     []string      // the client-visible ones, for client-side SDK keys
+	segments       map[string]engine.Segment
+	parts          *parts       // the SDK configuration piece by piece, for /sdk/config and patches
+	serial         uint64       // unique within the plane: what a derived snapshot names as its base
+	gen            atomic.Int64 // the entry's generation this snapshot is current for
+	bulk           [2]bulkSlot  // bulk evaluation plans: server keys, client keys
 }
 
 // bulkSlot holds a bulk plan, prepared on the first bulk request that needs it.
@@ -44,67 +49,283 @@ type Flag struct {
 	RolloutPercentage float64
 	// ClientVisible is whether client-side SDK keys may evaluate the flag.
 	ClientVisible bool
-	counter       *configCounter
-	counts        []*atomic.Int64 // one per variation, shared with the counter
+	piece         []byte   // its JSON in the SDK configuration (nil: archived, not in it)
+	segments      []string // the segments its rules name, to compile it again when one changes
+	tally         atomic.Pointer[tally]
+}
+
+// Flag returns a flag of the snapshot by key (archived flags included), or nil.
+func (s *Snapshot) Flag(key string) *Flag {
+	f, _ := s.flags.Get(key)
+	return f
+}
+
+// NumFlags is how many flags the snapshot holds, archived ones included.
+func (s *Snapshot) NumFlags() int { return s.flags.Len() }
+
+// tally is where a flag's evaluations are counted: made on the first evaluation, so flags nobody
+// evaluates cost no counters.
+type tally struct {
+	counter *configCounter
+	counts  []*atomic.Int64 // one per variation, shared with the counter
 }
 
 // count records one evaluation for the batched flush (never a database write here).
-func (f *Flag) count(r engine.Result, now time.Time) {
-	if f.counter == nil || r.Variation < 0 || r.Variation >= len(f.counts) {
+func (f *Flag) count(cs *counters, envID string, r engine.Result, now time.Time) {
+	if r.Variation < 0 {
 		return
 	}
-	f.counts[r.Variation].Add(1)
-	// last_evaluated_at needs second precision at most: write the shared word rarely.
-	if t := now.UnixNano(); t-f.counter.last.Load() > int64(time.Second) {
-		f.counter.last.Store(t)
+	t := f.tally.Load()
+	if t == nil {
+		if t = f.tallyOf(cs, envID); t == nil {
+			return
+		}
 	}
+	if r.Variation >= len(t.counts) {
+		return
+	}
+	t.counts[r.Variation].Add(1)
+	// last_evaluated_at needs second precision at most: write the shared word rarely.
+	if ns := now.UnixNano(); ns-t.counter.last.Load() > int64(time.Second) {
+		t.counter.last.Store(ns)
+	}
+}
+
+// tallyOf returns the flag's counters, making them on first use (nil for a flag with no
+// configuration id, which nothing records).
+func (f *Flag) tallyOf(cs *counters, envID string) *tally {
+	if t := f.tally.Load(); t != nil || f.ConfigID == "" {
+		return t
+	}
+	c := cs.of(f.ConfigID, envID)
+	t := &tally{counter: c, counts: make([]*atomic.Int64, len(f.Variations))}
+	for j, v := range f.Variations {
+		t.counts[j] = c.variation(v.ID)
+	}
+	if !f.tally.CompareAndSwap(nil, t) {
+		return f.tally.Load()
+	}
+	return t
 }
 
 // SDKConfig is the document /sdk/config serves: enough for an SDK to evaluate with the same
 // engine. Its schema belongs to the SDK module (one definition, server and SDK).
 type SDKConfig = vane.Configuration
 
-// compile turns an environment's configuration into a snapshot.
-func (p *Plane) compile(cfg *Config) (*Snapshot, error) {
+// served reports whether a flag is in what the environment serves (archived flags are not).
+func served(f *engine.Flag) bool { return f.Status != engine.Archived }
+
+// derive makes the snapshot cfg describes. A whole configuration is compiled afresh; a partial
+// one (only what changed since base) is applied to base: the flags it names are compiled again,
+// and so are base's flags that use a segment it names (or a segment using one, transitively);
+// every other flag, with its JSON and its counters, is shared with base.
+func (p *Plane) derive(base *Snapshot, cfg *Config) (*Snapshot, error) {
 	env := cfg.Environment
-	segs := make(map[string]engine.Segment, len(cfg.Segments))
-	for _, s := range cfg.Segments {
-		segs[s.Key] = s
+	partial := cfg.Partial && base != nil
+	if !partial {
+		base = &Snapshot{parts: &parts{}}
 	}
-	snap := &Snapshot{OrgID: env.OrgID, ProjectID: env.ProjectID, EnvironmentID: env.ID, EnvironmentKey: env.Key,
-		Version: env.Version, BuiltAt: p.clock.Now(), Flags: make(map[string]*Flag, len(cfg.Flags))}
-	served := make([]engine.Flag, 0, len(cfg.Flags))
+	s := &Snapshot{OrgID: env.OrgID, ProjectID: env.ProjectID, EnvironmentID: env.ID, EnvironmentKey: env.Key,
+		Version: env.Version, BuiltAt: p.clock.Now(), serial: p.serials.Add(1)}
+	pt := &parts{segments: base.parts.segments, size: base.parts.size}
+	if partial {
+		pt.base = base.serial
+	}
+	s.parts = pt
+
+	// Segments, and which segments changed: those named, and those using a changed one.
+	s.segments = base.segments
+	var changedSegs map[string]bool
+	if len(cfg.Segments)+len(cfg.DeletedSegments) > 0 || !partial {
+		s.segments = make(map[string]engine.Segment, len(base.segments)+len(cfg.Segments))
+		maps.Copy(s.segments, base.segments)
+		pt.segments = make(map[string][]byte, len(base.parts.segments)+len(cfg.Segments))
+		maps.Copy(pt.segments, base.parts.segments)
+		changedSegs = make(map[string]bool, len(cfg.Segments)+len(cfg.DeletedSegments))
+		for i := range cfg.Segments {
+			sg := cfg.Segments[i]
+			b, err := json.Marshal(&sg)
+			if err != nil {
+				return nil, fmt.Errorf("encode segment %q: %w", sg.Key, err)
+			}
+			s.segments[sg.Key] = sg
+			pt.putSegment(sg.Key, b)
+			changedSegs[sg.Key] = true
+		}
+		for _, k := range cfg.DeletedSegments {
+			delete(s.segments, k)
+			pt.deleteSegment(k)
+			changedSegs[k] = true
+		}
+		for grew := true; grew; {
+			grew = false
+			for k, sg := range s.segments {
+				if !changedSegs[k] && usesAny(segmentsOfConditions(nil, sg.Conditions), changedSegs) {
+					changedSegs[k], grew = true, true
+				}
+			}
+		}
+	}
+
+	// Flags.
+	flags := editTable(base.flags, len(cfg.Flags))
+	keys := newKeyEdits(base.Keys, base.ClientKeys)
+	named := make(map[string]bool, len(cfg.Flags))
 	for i := range cfg.Flags {
 		fc := &cfg.Flags[i]
-		compiled, err := engine.Compile(fc.Flag, segs)
-		if err != nil {
-			p.log.Error("flag configuration no longer compiles; serving its default with reason ERROR",
-				"flag", fc.Flag.Key, "environment", env.Key, "err", err)
-			compiled = engine.Failed(fc.Flag)
-		}
-		f := &Flag{Compiled: compiled, ConfigID: fc.ConfigID, RolloutPercentage: fc.RolloutPercentage,
-			ClientVisible: fc.ClientVisible}
-		if fc.ConfigID != "" {
-			f.counter = p.counters.of(fc.ConfigID, env.ID)
-			f.counts = make([]*atomic.Int64, len(compiled.Variations))
-			for j, v := range compiled.Variations {
-				f.counts[j] = f.counter.variation(v.ID)
+		named[fc.Flag.Key] = true
+		f := p.compileFlag(fc, s.segments, env.Key)
+		if served(&fc.Flag) {
+			b, err := json.Marshal(&fc.Flag)
+			if err != nil {
+				return nil, fmt.Errorf("encode flag %q: %w", fc.Flag.Key, err)
 			}
+			f.piece = b
 		}
-		snap.Flags[fc.Flag.Key] = f
-		if fc.Flag.Status != engine.Archived {
-			snap.Keys = append(snap.Keys, fc.Flag.Key)
-			if fc.ClientVisible {
-				snap.ClientKeys = append(snap.ClientKeys, fc.Flag.Key)
-			}
-			served = append(served, fc.Flag)
+		old, _ := flags.get(fc.Flag.Key)
+		pt.flagChanged(fc.Flag.Key, old, f)
+		flags.set(fc.Flag.Key, f)
+		keys.set(fc.Flag.Key, f.piece != nil, f.piece != nil && fc.ClientVisible)
+	}
+	for _, k := range cfg.DeletedFlags {
+		if named[k] {
+			continue
+		}
+		if old, ok := flags.get(k); ok {
+			pt.flagChanged(k, old, nil)
+			flags.delete(k)
+			keys.set(k, false, false)
 		}
 	}
-	sort.Strings(snap.Keys)
-	sort.Strings(snap.ClientKeys)
-	var err error
-	if snap.parts, snap.Config, err = encodeParts(env.Key, env.Version, served, cfg.Segments); err != nil {
-		return nil, fmt.Errorf("encode sdk config: %w", err)
+	if partial && len(changedSegs) > 0 {
+		// A served flag is compiled again from its JSON; an archived one serves nothing, and is
+		// compiled afresh by the change that brings it back.
+		var again []*Flag
+		flags.t.All(func(k string, f *Flag) bool {
+			if !named[k] && f.piece != nil && usesAny(f.segments, changedSegs) {
+				again = append(again, f)
+			}
+			return true
+		})
+		for _, f := range again {
+			var def engine.Flag
+			if err := json.Unmarshal(f.piece, &def); err != nil {
+				return nil, fmt.Errorf("decode flag %q: %w", f.Key, err)
+			}
+			next := p.compileFlag(&FlagConfig{ConfigID: f.ConfigID, Flag: def, RolloutPercentage: f.RolloutPercentage,
+				ClientVisible: f.ClientVisible}, s.segments, env.Key)
+			next.piece = f.piece
+			next.tally.Store(f.tally.Load()) // same configuration, same variations: same counters
+			flags.set(f.Key, next)
+		}
 	}
-	return snap, nil
+	s.flags = flags.done()
+	s.Keys, s.ClientKeys = keys.apply()
+	if err := pt.setHeader(env.Key, env.Version); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// compileFlag compiles one flag against the environment's segments. A configuration that no
+// longer compiles serves its default with reason ERROR rather than failing the snapshot.
+func (p *Plane) compileFlag(fc *FlagConfig, segs map[string]engine.Segment, envKey string) *Flag {
+	p.compiles.Add(1)
+	compiled, err := engine.Compile(fc.Flag, segs)
+	if err != nil {
+		p.log.Error("flag configuration no longer compiles; serving its default with reason ERROR",
+			"flag", fc.Flag.Key, "environment", envKey, "err", err)
+		compiled = engine.Failed(fc.Flag)
+	}
+	var uses []string
+	for i := range fc.Flag.Rules {
+		uses = segmentsOfConditions(uses, fc.Flag.Rules[i].Conditions)
+	}
+	return &Flag{Compiled: compiled, ConfigID: fc.ConfigID, RolloutPercentage: fc.RolloutPercentage,
+		ClientVisible: fc.ClientVisible, segments: uses}
+}
+
+// segmentsOfConditions appends the segments that conditions name.
+func segmentsOfConditions(dst []string, conds []engine.Condition) []string {
+	for _, c := range conds {
+		if c.Segment != "" {
+			dst = append(dst, c.Segment)
+		}
+		if c.NotSegment != "" {
+			dst = append(dst, c.NotSegment)
+		}
+	}
+	return dst
+}
+
+func usesAny(keys []string, set map[string]bool) bool {
+	for _, k := range keys {
+		if set[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// keyEdits changes the sorted key lists of a snapshot: a few changes are spliced into a copy,
+// many (a whole configuration) sort the lists again.
+type keyEdits struct {
+	keys, client []string
+	// per key: whether it is in each list now
+	in, inClient map[string]bool
+}
+
+// manyEdits is where sorting the lists again costs less than splicing them.
+const manyEdits = 64
+
+func newKeyEdits(keys, client []string) *keyEdits {
+	return &keyEdits{keys: keys, client: client, in: map[string]bool{}, inClient: map[string]bool{}}
+}
+
+func (e *keyEdits) set(key string, served, client bool) {
+	e.in[key], e.inClient[key] = served, client
+}
+
+func (e *keyEdits) apply() (keys, client []string) {
+	return edit(e.keys, e.in), edit(e.client, e.inClient)
+}
+
+// edit returns sorted with each key of want added (true) or removed (false); sorted is not changed.
+func edit(sorted []string, want map[string]bool) []string {
+	var add, remove []string
+	for k, in := range want {
+		_, found := slices.BinarySearch(sorted, k)
+		switch {
+		case in && !found:
+			add = append(add, k)
+		case !in && found:
+			remove = append(remove, k)
+		}
+	}
+	if len(add)+len(remove) == 0 {
+		return sorted
+	}
+	if len(add)+len(remove) > manyEdits {
+		out := make([]string, 0, len(sorted)+len(add))
+		for _, k := range sorted {
+			if in, named := want[k]; !named || in {
+				out = append(out, k)
+			}
+		}
+		out = append(out, add...)
+		sort.Strings(out)
+		return out
+	}
+	out := make([]string, len(sorted), len(sorted)+len(add))
+	copy(out, sorted)
+	for _, k := range remove {
+		if i, found := slices.BinarySearch(out, k); found {
+			out = slices.Delete(out, i, i+1)
+		}
+	}
+	for _, k := range add {
+		i, _ := slices.BinarySearch(out, k)
+		out = slices.Insert(out, i, k)
+	}
+	return out
 }

@@ -25,8 +25,11 @@ type Source interface {
 	// their grace period included.
 	Environments(ctx context.Context, scope Scope) ([]Environment, error)
 	// Config loads what one environment serves: its flags with their configurations, and the
-	// project's segments. A missing environment is an errs.NotFound.
-	Config(ctx context.Context, envID string) (*Config, error)
+	// project's segments. With since = 0 it is all of it. Otherwise since is the Position of an
+	// earlier answer, and the source may answer with only what changed after it (Partial); when
+	// it cannot tell what changed, it answers with everything. A missing environment is an
+	// errs.NotFound.
+	Config(ctx context.Context, envID string, since int64) (*Config, error)
 	// Subscribe calls fn for every change notice (writes of this node at once, other nodes' as they
 	// arrive) until the returned function is called. fn must not block for long.
 	Subscribe(fn func(Change)) (stop func())
@@ -75,11 +78,26 @@ type SDKKey struct {
 // Client reports whether the key is a client-side (public) key: it sees client-visible flags only.
 func (k *SDKKey) Client() bool { return k.Kind == KindClient }
 
-// Config is what one environment serves, before compilation.
+// Config is what one environment serves, before compilation: all of it, or (Partial) what changed.
 type Config struct {
 	Environment Environment
-	Flags       []FlagConfig
-	Segments    []engine.Segment
+	// Position is where in the source's history of changes this answer stands: the since of the
+	// next question. Zero when the source keeps no such history (every answer is then whole).
+	Position int64
+	// Partial says Flags and Segments are only those that changed after since, and DeletedFlags
+	// and DeletedSegments name those gone (or, for flags, no longer served here); otherwise Flags
+	// and Segments are everything and the Deleted lists are empty.
+	Partial         bool
+	Flags           []FlagConfig
+	Segments        []engine.Segment
+	DeletedFlags    []string
+	DeletedSegments []string
+}
+
+// unchanged reports whether a partial answer changes nothing of snap.
+func (c *Config) unchanged(snap *Snapshot) bool {
+	return c.Partial && len(c.Flags)+len(c.Segments)+len(c.DeletedFlags)+len(c.DeletedSegments) == 0 &&
+		c.Environment.Version == snap.Version && c.Environment.Key == snap.EnvironmentKey
 }
 
 // FlagConfig is one flag in one environment.

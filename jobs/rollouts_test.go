@@ -121,7 +121,7 @@ func (f *fixture) enabled(t *testing.T, envID string, n int) map[int]bool {
 		t.Fatal(err)
 	}
 	out := map[int]bool{}
-	fl := snap.Flags["checkout"]
+	fl := snap.Flag("checkout")
 	for i := 0; i < n; i++ {
 		r := fl.Evaluate(engine.Context{"key": fmt.Sprintf("user-%d", i)})
 		if fl.Values[r.Variation] == true {

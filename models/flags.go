@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/sdk/go/engine"
 )
 
@@ -226,14 +227,122 @@ func ListSegments(db *gorm.DB, orgID, projectID string, p Page) ([]Segment, erro
 	return rows, Translate(err, "segments")
 }
 
-// BumpConfigVersion marks that what environments serve has changed. With no environment ids, every
-// environment of the project is bumped (a change to a flag's variations or to a segment).
-func BumpConfigVersion(db *gorm.DB, orgID, projectID string, envIDs ...string) error {
+// ConfigChange names what a write changed in a project's configuration (flags and segments by
+// key, which never change), so each node compiles only that. Naming neither means anything may
+// have changed: nodes load the environments whole.
+type ConfigChange struct {
+	Flags    []string
+	Segments []string
+}
+
+// Kinds of ConfigChangeRow.
+const (
+	ChangedFlag    = "flag"
+	ChangedSegment = "segment"
+	ChangedAll     = "all"
+)
+
+// ConfigChangeRow is one entry of a project's history of configuration changes: under the number
+// Seq (the project's config_seq after the write), a flag or a segment changed (or, kind "all",
+// anything) in one environment, or in all of them (EnvironmentID "").
+type ConfigChangeRow struct {
+	ProjectID     string
+	Seq           int64
+	EnvironmentID string
+	Kind          string
+	Key           string
+	CreatedAt     time.Time
+}
+
+// TableName is config_changes.
+func (ConfigChangeRow) TableName() string { return "config_changes" }
+
+// BumpConfigVersion records a change to what environments serve, in the writer's transaction: it
+// numbers the change in the project's history (config_seq; the UPDATE holds the project's row
+// until commit, so numbers follow commit order and none is skipped), names what changed under that
+// number, and bumps the environments' config versions. With no environment ids, every environment
+// of the project changed (a flag's definition, a segment).
+func BumpConfigVersion(db *gorm.DB, orgID, projectID string, ch ConfigChange, now time.Time, envIDs ...string) error {
+	res := db.Table("projects").Where("org_id = ? AND id = ?", orgID, projectID).Update("config_seq", gorm.Expr("config_seq + 1"))
+	if res.Error != nil {
+		return Translate(res.Error, "project")
+	}
+	if res.RowsAffected == 0 {
+		return errs.NotFoundf("project not found")
+	}
+	var seq int64
+	if err := db.Table("projects").Select("config_seq").Where("id = ?", projectID).Scan(&seq).Error; err != nil {
+		return Translate(err, "project")
+	}
 	q := db.Model(&Environment{}).Where("org_id = ? AND project_id = ?", orgID, projectID)
 	if len(envIDs) > 0 {
 		q = q.Where("id IN ?", envIDs)
 	}
-	return Translate(q.Update("config_version", gorm.Expr("config_version + 1")).Error, "environment")
+	if err := q.Update("config_version", gorm.Expr("config_version + 1")).Error; err != nil {
+		return Translate(err, "environment")
+	}
+	envs := envIDs
+	if len(envs) == 0 {
+		envs = []string{""}
+	}
+	rows := make([]ConfigChangeRow, 0, len(envs)*(len(ch.Flags)+len(ch.Segments)+1))
+	for _, env := range envs {
+		add := func(kind, key string) {
+			rows = append(rows, ConfigChangeRow{ProjectID: projectID, Seq: seq, EnvironmentID: env, Kind: kind, Key: key, CreatedAt: now})
+		}
+		for _, k := range ch.Flags {
+			add(ChangedFlag, k)
+		}
+		for _, k := range ch.Segments {
+			add(ChangedSegment, k)
+		}
+		if len(ch.Flags)+len(ch.Segments) == 0 {
+			add(ChangedAll, "")
+		}
+	}
+	return Translate(db.CreateInBatches(rows, 500).Error, "configuration change")
+}
+
+// EnvironmentWithSeq loads an environment and the number of its project's latest configuration
+// change, in one statement (so the two agree).
+func EnvironmentWithSeq(db *gorm.DB, envID string) (*Environment, int64, error) {
+	var row struct {
+		Environment
+		ConfigSeq int64
+	}
+	err := db.Table("environments").Select("environments.*, projects.config_seq").
+		Joins("JOIN projects ON projects.id = environments.project_id").Where("environments.id = ?", envID).Take(&row).Error
+	if err != nil {
+		return nil, 0, Translate(err, "environment")
+	}
+	return &row.Environment, row.ConfigSeq, nil
+}
+
+// FlagsByKeys loads a project's flags by key (those that exist).
+func FlagsByKeys(db *gorm.DB, orgID, projectID string, keys []string) ([]Flag, error) {
+	var rows []Flag
+	err := db.Where("org_id = ? AND project_id = ? AND key IN ?", orgID, projectID, keys).Find(&rows).Error
+	return rows, Translate(err, "flags")
+}
+
+// SegmentsByKeys loads a project's segments by key (those that exist).
+func SegmentsByKeys(db *gorm.DB, orgID, projectID string, keys []string) ([]Segment, error) {
+	var rows []Segment
+	err := db.Where("org_id = ? AND project_id = ? AND key IN ?", orgID, projectID, keys).Find(&rows).Error
+	return rows, Translate(err, "segments")
+}
+
+// ConfigChangesSince lists a project's configuration changes numbered after since, oldest first.
+func ConfigChangesSince(db *gorm.DB, projectID string, since int64) ([]ConfigChangeRow, error) {
+	var rows []ConfigChangeRow
+	err := db.Where("project_id = ? AND seq > ?", projectID, since).Order("seq").Find(&rows).Error
+	return rows, Translate(err, "configuration changes")
+}
+
+// PruneConfigChanges deletes the history of changes made before a time.
+func PruneConfigChanges(db *gorm.DB, before time.Time) (int64, error) {
+	res := db.Where("created_at < ?", before).Delete(&ConfigChangeRow{})
+	return res.RowsAffected, Translate(res.Error, "configuration changes")
 }
 
 // EnvironmentsOfProject lists a project's environments.

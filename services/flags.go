@@ -369,7 +369,7 @@ func (fl *Flags) Create(ctx context.Context, sc Scope, projectRef string, in Fla
 			}
 			out.Configs[env.ID] = c
 		}
-		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID); err != nil {
+		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID, models.ConfigChange{Flags: []string{f.Key}}, now); err != nil {
 			return err
 		}
 		return fl.s.audit(tx, sc, "feature_flag.created", "flag", f.ID, p.Key+"/"+f.Key, nil, flagView(f))
@@ -735,7 +735,7 @@ func (fl *Flags) update(tx *gorm.DB, sc Scope, projectRef, ref string, patch Fla
 		if f, err = models.FlagByRef(tx, sc.OrgID, p.ID, before.ID); err != nil {
 			return err
 		}
-		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID); err != nil {
+		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID, models.ConfigChange{Flags: []string{f.Key}}, fl.s.now()); err != nil {
 			return err
 		}
 		return fl.s.audit(tx, sc, "feature_flag.updated", "flag", f.ID, p.Key+"/"+f.Key, flagView(before), flagView(f))
@@ -772,7 +772,7 @@ func (fl *Flags) delete(ctx context.Context, sc Scope, projectRef, ref string, c
 		if err := tx.Where("org_id = ? AND id = ?", sc.OrgID, f.ID).Delete(&models.Flag{}).Error; err != nil {
 			return models.Translate(err, "flag")
 		}
-		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID); err != nil {
+		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID, models.ConfigChange{Flags: []string{f.Key}}, fl.s.now()); err != nil {
 			return err
 		}
 		return fl.s.audit(tx, sc, "feature_flag.deleted", "flag", f.ID, p.Key+"/"+f.Key, flagView(f), nil)
@@ -1064,7 +1064,8 @@ func (fl *Flags) write(tx *gorm.DB, sc Scope, cur *Config, before, after models.
 		ID: before.ID, Expect: ifMatch, Current: before.Version}, fl.s.now(), fields); err != nil {
 		return nil, err
 	}
-	if err := models.BumpConfigVersion(tx, sc.OrgID, cur.Flag.ProjectID, cur.Environment.ID); err != nil {
+	if err := models.BumpConfigVersion(tx, sc.OrgID, cur.Flag.ProjectID, models.ConfigChange{Flags: []string{cur.Flag.Key}},
+		fl.s.now(), cur.Environment.ID); err != nil {
 		return nil, err
 	}
 	stored, err := models.ConfigOf(tx, sc.OrgID, cur.Flag.ID, cur.Environment.ID)

@@ -83,7 +83,7 @@ func (sg *Segments) Create(ctx context.Context, sc Scope, projectRef string, in 
 		if err := models.Create(tx, fmt.Sprintf("segment %q in project %q", seg.Key, p.Key), seg); err != nil {
 			return err
 		}
-		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID); err != nil {
+		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID, models.ConfigChange{Segments: []string{seg.Key}}, now); err != nil {
 			return err
 		}
 		return sg.s.audit(tx, sc, "segment.created", "segment", seg.ID, p.Key+"/"+seg.Key, nil, segmentView(seg))
@@ -189,7 +189,7 @@ func (sg *Segments) Update(ctx context.Context, sc Scope, projectRef, ref string
 		if out, err = models.SegmentByRef(tx, sc.OrgID, p.ID, before.ID); err != nil {
 			return err
 		}
-		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID); err != nil {
+		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID, models.ConfigChange{Segments: []string{out.Key}}, sg.s.now()); err != nil {
 			return err
 		}
 		return sg.s.audit(tx, sc, "segment.updated", "segment", out.ID, p.Key+"/"+out.Key, segmentView(before), segmentView(out))
@@ -256,7 +256,7 @@ func (sg *Segments) Delete(ctx context.Context, sc Scope, projectRef, ref string
 		if err := tx.Where("org_id = ? AND id = ?", sc.OrgID, seg.ID).Delete(&models.Segment{}).Error; err != nil {
 			return models.Translate(err, "segment")
 		}
-		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID); err != nil {
+		if err := models.BumpConfigVersion(tx, sc.OrgID, p.ID, models.ConfigChange{Segments: []string{seg.Key}}, sg.s.now()); err != nil {
 			return err
 		}
 		return sg.s.audit(tx, sc, "segment.deleted", "segment", seg.ID, p.Key+"/"+seg.Key, segmentView(seg), nil)

@@ -71,7 +71,7 @@ func BenchmarkSnapshotBuild5000(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		snap, err := env.Plane.Build(ctx, envID)
-		if err != nil || len(snap.Flags) != 5000 {
+		if err != nil || snap.NumFlags() != 5000 {
 			b.Fatalf("Build = %v, %v", snap, err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestSnapshotOfManyFlags(t *testing.T) {
 	if err != nil || len(snap.Keys) != 300 {
 		t.Fatalf("snapshot = %v, %v", snap, err)
 	}
-	f := snap.Flags["flag-00042"]
+	f := snap.Flag("flag-00042")
 	if r := f.Evaluate(engine.Context{"key": "u", "country": "CA"}); r.Reason != engine.ReasonTargetingMatch {
 		t.Errorf("evaluate = %+v", r)
 	}

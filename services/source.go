@@ -61,34 +61,147 @@ func (src *Source) Environments(ctx context.Context, scope dataplane.Scope) ([]d
 	return out, nil
 }
 
-// Config loads one environment's flags, configurations and segments.
-func (src *Source) Config(ctx context.Context, envID string) (*dataplane.Config, error) {
+// maxPartial is how many flags and segments a partial answer names at most: past it, loading the
+// environment whole costs less than looking each up.
+const maxPartial = 1000
+
+// Config loads what one environment serves. With since (a Position this source gave) it answers
+// with only the flags and segments changed after it, from the project's history of changes; it
+// loads everything on the first call, when the history kept no longer reaches back to since, or
+// when a change named nothing in particular.
+func (src *Source) Config(ctx context.Context, envID string, since int64) (*dataplane.Config, error) {
 	db := src.s.db.WithContext(ctx)
-	var env models.Environment
-	if err := db.Where("id = ?", envID).Take(&env).Error; err != nil {
-		return nil, models.Translate(err, "environment")
+	env, seq, err := models.EnvironmentWithSeq(db, envID)
+	if err != nil {
+		return nil, err
 	}
+	out := &dataplane.Config{
+		Environment: dataplane.Environment{ID: env.ID, Key: env.Key, OrgID: env.OrgID, ProjectID: env.ProjectID, Version: env.ConfigVersion},
+		Position:    seq,
+	}
+	if since > 0 && since <= seq {
+		flags, segs, ok, err := changedSince(db, env, since, seq)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out.Partial = true
+			return out, src.loadChanged(db, env, out, flags, segs)
+		}
+	}
+	return out, src.loadAll(db, env, out)
+}
+
+// changedSince reads the flags and segments of an environment changed after since, up to seq at
+// least; ok is false when the history cannot tell (pruned, or a change that named nothing).
+func changedSince(db *gorm.DB, env *models.Environment, since, seq int64) (flags, segs []string, ok bool, err error) {
+	if since == seq {
+		return nil, nil, true, nil
+	}
+	rows, err := models.ConfigChangesSince(db, env.ProjectID, since)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	numbers := map[int64]bool{}
+	seenFlag, seenSeg := map[string]bool{}, map[string]bool{}
+	for _, r := range rows {
+		if r.Seq <= seq {
+			numbers[r.Seq] = true
+		}
+		if r.EnvironmentID != "" && r.EnvironmentID != env.ID {
+			continue
+		}
+		switch r.Kind {
+		case models.ChangedFlag:
+			if !seenFlag[r.Key] {
+				seenFlag[r.Key] = true
+				flags = append(flags, r.Key)
+			}
+		case models.ChangedSegment:
+			if !seenSeg[r.Key] {
+				seenSeg[r.Key] = true
+				segs = append(segs, r.Key)
+			}
+		default:
+			return nil, nil, false, nil
+		}
+	}
+	if int64(len(numbers)) != seq-since || len(flags)+len(segs) > maxPartial {
+		return nil, nil, false, nil
+	}
+	return flags, segs, true, nil
+}
+
+// loadChanged loads the named flags (with their configuration here) and segments into out; those
+// no longer there are listed as deleted.
+func (src *Source) loadChanged(db *gorm.DB, env *models.Environment, out *dataplane.Config, flagKeys, segKeys []string) error {
+	if len(flagKeys) > 0 {
+		flags, err := models.FlagsByKeys(db, env.OrgID, env.ProjectID, flagKeys)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(flags))
+		for i := range flags {
+			ids[i] = flags[i].ID
+		}
+		configs, err := models.ConfigsOfFlags(db, env.OrgID, env.ID, ids)
+		if err != nil {
+			return err
+		}
+		found := make(map[string]bool, len(flags))
+		for i := range flags {
+			f := &flags[i]
+			if c := configs[f.ID]; c != nil {
+				found[f.Key] = true
+				out.Flags = append(out.Flags, dataplane.FlagConfig{ConfigID: c.ID, Flag: engineFlag(f, c),
+					RolloutPercentage: RolloutPercentage(f, c), ClientVisible: f.ClientVisible})
+			}
+		}
+		for _, k := range flagKeys {
+			if !found[k] {
+				out.DeletedFlags = append(out.DeletedFlags, k)
+			}
+		}
+	}
+	if len(segKeys) > 0 {
+		segs, err := models.SegmentsByKeys(db, env.OrgID, env.ProjectID, segKeys)
+		if err != nil {
+			return err
+		}
+		found := make(map[string]bool, len(segs))
+		for i := range segs {
+			found[segs[i].Key] = true
+			out.Segments = append(out.Segments, engineSegment(&segs[i]))
+		}
+		for _, k := range segKeys {
+			if !found[k] {
+				out.DeletedSegments = append(out.DeletedSegments, k)
+			}
+		}
+	}
+	return nil
+}
+
+// loadAll loads every flag with its configuration here, and every segment of the project, into out.
+func (src *Source) loadAll(db *gorm.DB, env *models.Environment, out *dataplane.Config) error {
 	var flags []models.Flag
 	if err := db.Where("org_id = ? AND project_id = ?", env.OrgID, env.ProjectID).Order("key").Find(&flags).Error; err != nil {
-		return nil, models.Translate(err, "flags")
+		return models.Translate(err, "flags")
 	}
 	var configs []models.FlagConfig
 	if err := db.Where("org_id = ? AND environment_id = ?", env.OrgID, env.ID).Find(&configs).Error; err != nil {
-		return nil, models.Translate(err, "flag configurations")
+		return models.Translate(err, "flag configurations")
 	}
 	segRows, err := models.SegmentsOfProject(db, env.OrgID, env.ProjectID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	byFlag := make(map[string]*models.FlagConfig, len(configs))
 	for i := range configs {
 		byFlag[configs[i].FlagID] = &configs[i]
 	}
-	out := &dataplane.Config{
-		Environment: dataplane.Environment{ID: env.ID, Key: env.Key, OrgID: env.OrgID, ProjectID: env.ProjectID, Version: env.ConfigVersion},
-		Flags:       make([]dataplane.FlagConfig, 0, len(flags)),
-		Segments:    make([]engine.Segment, 0, len(segRows)),
-	}
+	out.Flags = make([]dataplane.FlagConfig, 0, len(flags))
+	out.Segments = make([]engine.Segment, 0, len(segRows))
 	for i := range flags {
 		f := &flags[i]
 		c := byFlag[f.ID]
@@ -102,7 +215,7 @@ func (src *Source) Config(ctx context.Context, envID string) (*dataplane.Config,
 		out.Segments = append(out.Segments, engineSegment(&segRows[i]))
 	}
 	sort.Slice(out.Segments, func(i, j int) bool { return out.Segments[i].Key < out.Segments[j].Key })
-	return out, nil
+	return nil
 }
 
 // Subscribe calls fn for every change notice until stop is called.
