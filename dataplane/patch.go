@@ -49,6 +49,9 @@ func (pt *parts) flagChanged(key string, old, next *Flag) {
 		return
 	}
 	pt.size += len(is) - len(was)
+	if pt.base == 0 {
+		return // built afresh: a patch from it compares the pieces
+	}
 	if pt.changedFlags == nil {
 		pt.changedFlags = map[string]bool{}
 	}

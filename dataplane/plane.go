@@ -171,9 +171,10 @@ func (p *Plane) run() {
 }
 
 // apply handles one change notice: the project's snapshots become stale at once (the next read
-// rebuilds them, so a writer reads its write), its keys and environments are reloaded, and the
-// snapshots that streams watch are rebuilt in the background at once; the others on their next
-// read or by the next sweep, so a burst of writes costs one rebuild, not one per write.
+// rebuilds them, so a writer reads its write), its keys and environments are reloaded unless only
+// flags and segments changed, and the snapshots that streams watch are rebuilt in the background
+// at once; the others on their next read or by the next sweep, so a burst of writes costs one
+// rebuild, not one per write.
 func (p *Plane) apply(ch Change) {
 	if p.hooks.Changed != nil {
 		p.hooks.Changed()
@@ -192,6 +193,9 @@ func (p *Plane) apply(ch Change) {
 		if p.watched(id) { // streams hear of it now; others rebuild on their next read or the next sweep
 			p.rebuildLater(id)
 		}
+	}
+	if ch.ConfigOnly {
+		return
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
@@ -355,6 +359,10 @@ func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 	start := time.Now()
 	p.rebuilds.Add(1)
 	cfg, err := p.src.Config(ctx, envID, since)
+	if err == nil && cur != nil && cfg.unnamed(cur) {
+		// The version moved and the history names nothing: a write that kept no history. Load it all.
+		cfg, err = p.src.Config(ctx, envID, 0)
+	}
 	var snap *Snapshot
 	if err == nil {
 		if cur != nil && cfg.unchanged(cur) {

@@ -171,9 +171,11 @@ func (p *Plane) derive(base *Snapshot, cfg *Config) (*Snapshot, error) {
 	flags := editTable(base.flags, len(cfg.Flags))
 	keys := newKeyEdits(base.Keys, base.ClientKeys)
 	named := make(map[string]bool, len(cfg.Flags))
+	shared := variationSets{}
 	for i := range cfg.Flags {
 		fc := &cfg.Flags[i]
 		named[fc.Flag.Key] = true
+		fc.Flag.Variations = shared.of(fc.Flag.Variations)
 		f := p.compileFlag(fc, s.segments, env.Key)
 		if served(&fc.Flag) {
 			b, err := json.Marshal(&fc.Flag)
@@ -243,6 +245,27 @@ func (p *Plane) compileFlag(fc *FlagConfig, segs map[string]engine.Segment, envK
 	}
 	return &Flag{Compiled: compiled, ConfigID: fc.ConfigID, RolloutPercentage: fc.RolloutPercentage,
 		ClientVisible: fc.ClientVisible, segments: uses}
+}
+
+// variationSets shares equal lists of variations between the flags of one build: most flags of
+// an environment are booleans with the same two.
+type variationSets map[string][]engine.Variation
+
+func (vs variationSets) of(list []engine.Variation) []engine.Variation {
+	if len(list) > 4 {
+		return list
+	}
+	var key []byte
+	for _, v := range list {
+		key = append(append(append(append(key, v.ID...), 0), v.Name...), 0)
+		key = append(append(append(key, v.Value...), 0), v.Description...)
+		key = append(key, 1)
+	}
+	if shared, ok := vs[string(key)]; ok {
+		return shared
+	}
+	vs[string(key)] = list
+	return list
 }
 
 // segmentsOfConditions appends the segments that conditions name.

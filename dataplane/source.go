@@ -45,13 +45,14 @@ type Scope struct {
 }
 
 // Change says that what a project's environments serve changed (ProjectID empty: the whole
-// organisation, e.g. it was deleted). Flags and Segments name what changed when the writer knows;
-// empty means anything may have.
+// organisation, e.g. it was deleted). The plane asks the source what changed when it next brings
+// a snapshot up to date.
 type Change struct {
 	OrgID     string
 	ProjectID string
-	Flags     []string
-	Segments  []string
+	// ConfigOnly says only flags and segments changed, not the environments or their SDK keys,
+	// which the plane then need not reload.
+	ConfigOnly bool
 }
 
 // Environment is one environment as the data plane sees it.
@@ -96,8 +97,17 @@ type Config struct {
 
 // unchanged reports whether a partial answer changes nothing of snap.
 func (c *Config) unchanged(snap *Snapshot) bool {
-	return c.Partial && len(c.Flags)+len(c.Segments)+len(c.DeletedFlags)+len(c.DeletedSegments) == 0 &&
-		c.Environment.Version == snap.Version && c.Environment.Key == snap.EnvironmentKey
+	return c.Partial && c.names() == 0 && c.Environment.Version == snap.Version && c.Environment.Key == snap.EnvironmentKey
+}
+
+// unnamed reports whether a partial answer names nothing although the environment's version moved
+// since snap: the source's history missed a change, so it cannot be trusted for this one.
+func (c *Config) unnamed(snap *Snapshot) bool {
+	return c.Partial && c.names() == 0 && c.Environment.Version != snap.Version
+}
+
+func (c *Config) names() int {
+	return len(c.Flags) + len(c.Segments) + len(c.DeletedFlags) + len(c.DeletedSegments)
 }
 
 // FlagConfig is one flag in one environment.

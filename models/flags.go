@@ -263,17 +263,16 @@ func (ConfigChangeRow) TableName() string { return "config_changes" }
 // number, and bumps the environments' config versions. With no environment ids, every environment
 // of the project changed (a flag's definition, a segment).
 func BumpConfigVersion(db *gorm.DB, orgID, projectID string, ch ConfigChange, now time.Time, envIDs ...string) error {
-	res := db.Table("projects").Where("org_id = ? AND id = ?", orgID, projectID).Update("config_seq", gorm.Expr("config_seq + 1"))
-	if res.Error != nil {
-		return Translate(res.Error, "project")
-	}
-	if res.RowsAffected == 0 {
-		return errs.NotFoundf("project not found")
-	}
-	var seq int64
-	if err := db.Table("projects").Select("config_seq").Where("id = ?", projectID).Scan(&seq).Error; err != nil {
+	var seqs []int64
+	err := db.Raw("UPDATE projects SET config_seq = config_seq + 1 WHERE org_id = ? AND id = ? RETURNING config_seq", orgID, projectID).
+		Scan(&seqs).Error
+	if err != nil {
 		return Translate(err, "project")
 	}
+	if len(seqs) == 0 {
+		return errs.NotFoundf("project not found")
+	}
+	seq := seqs[0]
 	q := db.Model(&Environment{}).Where("org_id = ? AND project_id = ?", orgID, projectID)
 	if len(envIDs) > 0 {
 		q = q.Where("id IN ?", envIDs)

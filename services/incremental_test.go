@@ -254,10 +254,7 @@ func TestOneChangeCompilesOneFlag(t *testing.T) {
 	envID := seedFlags(t, env, 300)
 	ctx := context.Background()
 	plane := env.Plane
-	snap, err := plane.Get(ctx, envID)
-	if err != nil || snap.NumFlags() != 300 {
-		t.Fatalf("snapshot: %v, %v", snap, err)
-	}
+	snap := seededSnapshot(t, env, envID, 300)
 	e, err := env.Svc.Environments.Get(ctx, services.SystemScope(snap.OrgID), snap.ProjectID, envID)
 	if err != nil {
 		t.Fatal(err)

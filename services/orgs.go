@@ -201,7 +201,7 @@ func (o *Orgs) Delete(ctx context.Context, sc Scope, confirm string) error {
 		return err
 	}
 	o.s.cache.Invalidate(ctx, gone...)
-	o.s.changed(ctx, sc.OrgID, "") // its SDK keys stop working
+	o.s.keysChanged(ctx, sc.OrgID, "") // its SDK keys stop working
 	return nil
 }
 

@@ -218,8 +218,8 @@ func (p *Projects) Delete(ctx context.Context, sc Scope, ref, confirm string) er
 		if err != nil {
 			return err
 		}
-		afterCommit(tx, func(ctx context.Context) { p.s.changed(ctx, sc.OrgID, proj.ID) }) // its SDK keys stop working
-		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil {                  // after every configuration write under way
+		afterCommit(tx, func(ctx context.Context) { p.s.keysChanged(ctx, sc.OrgID, proj.ID) }) // its SDK keys stop working
+		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil {                      // after every configuration write under way
 			return err
 		}
 		if confirm != proj.Key {
@@ -388,7 +388,7 @@ func (e *Environments) create(tx *gorm.DB, sc Scope, proj *models.Project, in En
 			return nil, err
 		}
 	}
-	afterCommit(tx, func(ctx context.Context) { e.s.changed(ctx, sc.OrgID, proj.ID) }) // every node learns the keys
+	afterCommit(tx, func(ctx context.Context) { e.s.keysChanged(ctx, sc.OrgID, proj.ID) }) // every node learns the keys
 	// Existing flags get a configuration here too: DRAFT, serving their off variation.
 	var flags []models.Flag
 	if err := tx.Where("org_id = ? AND project_id = ?", sc.OrgID, proj.ID).Find(&flags).Error; err != nil {
@@ -459,8 +459,8 @@ func (e *Environments) Delete(ctx context.Context, sc Scope, projectRef, ref, co
 		if err != nil {
 			return err
 		}
-		afterCommit(tx, func(ctx context.Context) { e.s.changed(ctx, sc.OrgID, proj.ID) }) // its SDK keys stop working
-		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil {                  // after every configuration write under way
+		afterCommit(tx, func(ctx context.Context) { e.s.keysChanged(ctx, sc.OrgID, proj.ID) }) // its SDK keys stop working
+		if err := models.LockProject(tx, sc.OrgID, proj.ID); err != nil {                      // after every configuration write under way
 			return err
 		}
 		if confirm != env.Key {
@@ -506,7 +506,7 @@ func (e *Environments) RotateKeys(ctx context.Context, sc Scope, projectRef, ref
 		if err != nil {
 			return err
 		}
-		afterCommit(tx, func(ctx context.Context) { e.s.changed(ctx, sc.OrgID, proj.ID) }) // every node learns the keys
+		afterCommit(tx, func(ctx context.Context) { e.s.keysChanged(ctx, sc.OrgID, proj.ID) }) // every node learns the keys
 		now := e.s.now()
 		for _, kind := range kinds {
 			if err := models.ExpireSDKKeys(tx, env.ID, kind, now.Add(in.GracePeriod)); err != nil {

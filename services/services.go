@@ -18,6 +18,7 @@ import (
 	"github.com/vanehq/vane/internal/clock"
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/keys"
 	"github.com/vanehq/vane/models"
 )
 
@@ -75,6 +76,7 @@ type Services struct {
 	cfg   *config.Config
 	clock clock.Clock
 	log   *slog.Logger
+	node  string // names this process in change notices, so it skips its own
 	cache *Cache
 	// scheduler puts rollout stages on the job queue (set by the process that has one, at any time).
 	scheduler atomic.Pointer[Scheduler]
@@ -109,7 +111,7 @@ func New(d Deps) *Services {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Services{db: d.DB, rdb: d.Redis, cfg: d.Config, clock: d.Clock, log: d.Log}
+	s := &Services{db: d.DB, rdb: d.Redis, cfg: d.Config, clock: d.Clock, log: d.Log, node: keys.Random(12)}
 	s.cache = newCache(d.Redis, d.Config.RedisPrefix, d.Clock, d.Log)
 	s.Auth = &Auth{s: s, dummyHash: mustDummyHash(d.Config.BcryptCost)}
 	s.Orgs = &Orgs{s: s}

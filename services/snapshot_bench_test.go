@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/models"
 	"github.com/vanehq/vane/sdk/go/engine"
@@ -36,30 +37,49 @@ func seedFlags(tb testing.TB, env *testenv.Env, n int) string {
 	}
 	now := time.Now().UTC()
 	vars := []engine.Variation{{ID: "true", Name: "True", Value: json.RawMessage("true")}, {ID: "false", Name: "False", Value: json.RawMessage("false")}}
+	flags := make([]models.Flag, n)
+	configs := make([]models.FlagConfig, n)
+	for i := range flags {
+		flags[i] = models.Flag{ID: models.NewID(), OrgID: org.ID, ProjectID: e.ProjectID, Key: fmt.Sprintf("flag-%05d", i), Name: "F",
+			Type: "boolean", Variations: vars, Tags: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+		configs[i] = models.FlagConfig{ID: models.NewID(), OrgID: org.ID, ProjectID: e.ProjectID, EnvironmentID: e.ID, FlagID: flags[i].ID,
+			Status: "ACTIVE", DefaultVariation: "false", OnVariation: "true", Targets: []engine.Target{},
+			Rules: []engine.Rule{{ID: "r", Conditions: []engine.Condition{{Attribute: "country", Operator: engine.OpIn,
+				Values: []json.RawMessage{json.RawMessage(`"US"`), json.RawMessage(`"CA"`)}}}, Serve: engine.Serve{Variation: "true"}}},
+			Fallthrough: engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{{Variation: "true", Weight: 25000}, {Variation: "false", Weight: 75000}}}},
+			CreatedAt:   now, UpdatedAt: now, Version: 1}
+	}
 	err = env.DB.Transaction(func(tx *gorm.DB) error {
-		for i := 0; i < n; i++ {
-			f := &models.Flag{ID: models.NewID(), OrgID: org.ID, ProjectID: e.ProjectID, Key: fmt.Sprintf("flag-%05d", i), Name: "F",
-				Type: "boolean", Variations: vars, Tags: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
-			c := &models.FlagConfig{ID: models.NewID(), OrgID: org.ID, ProjectID: e.ProjectID, EnvironmentID: e.ID, FlagID: f.ID,
-				Status: "ACTIVE", DefaultVariation: "false", OnVariation: "true", Targets: []engine.Target{},
-				Rules: []engine.Rule{{ID: "r", Conditions: []engine.Condition{{Attribute: "country", Operator: engine.OpIn,
-					Values: []json.RawMessage{json.RawMessage(`"US"`), json.RawMessage(`"CA"`)}}}, Serve: engine.Serve{Variation: "true"}}},
-				Fallthrough: engine.Serve{Rollout: &engine.Rollout{Variations: []engine.WeightedVariation{{Variation: "true", Weight: 25000}, {Variation: "false", Weight: 75000}}}},
-				CreatedAt:   now, UpdatedAt: now, Version: 1}
-			if err := tx.Create(f).Error; err != nil {
-				return err
-			}
-			if err := tx.Create(c).Error; err != nil {
-				return err
-			}
+		if err := tx.CreateInBatches(flags, 500).Error; err != nil {
+			return err
 		}
-		// What a write through the services does too; the data plane's poll sees it.
-		return tx.Model(&models.Environment{}).Where("id = ?", e.ID).Update("config_version", gorm.Expr("config_version + 1")).Error
+		if err := tx.CreateInBatches(configs, 500).Error; err != nil {
+			return err
+		}
+		// What a write through the services does too (naming nothing: the environment is loaded
+		// whole); the data plane's poll sees it.
+		return models.BumpConfigVersion(tx, org.ID, e.ProjectID, models.ConfigChange{}, now, e.ID)
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return e.ID
+}
+
+// seededSnapshot waits for the data plane to serve the n seeded flags (its poll sees the seed).
+func seededSnapshot(tb testing.TB, env *testenv.Env, envID string, n int) *dataplane.Snapshot {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		snap, err := env.Plane.Get(context.Background(), envID)
+		if err == nil && snap.NumFlags() == n {
+			return snap
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the data plane did not load the %d seeded flags: %v", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // BenchmarkSnapshotBuild5000 rebuilds an environment of 5 000 flags from the database, and

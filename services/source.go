@@ -3,8 +3,6 @@ package services
 import (
 	"context"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -300,19 +298,18 @@ func (src *Source) RecordEvaluations(ctx context.Context, counts []dataplane.Eva
 	})
 }
 
-// listenChanges hands other nodes' change notices ("orgID/projectID/published", the publication
-// time in Unix nanoseconds; older nodes send "orgID/projectID") to the subscribers until ctx ends.
-// A notice lost while Redis is away is repaired by the data plane's poll.
+// listenChanges hands other nodes' change notices (see changesChannel) to the subscribers until
+// ctx ends; this node's own are skipped, it applied them when it published them. A notice lost
+// while Redis is away is repaired by the data plane's poll.
 func (src *Source) listenChanges(ctx context.Context, sub *redis.PubSub) {
 	receive(ctx, sub, func(payload string) {
-		org, rest, found := strings.Cut(payload, "/")
-		if !found {
+		n, ok := parseNotice(payload)
+		if !ok || n.node == src.s.node {
 			return
 		}
-		project, published, stamped := strings.Cut(rest, "/")
-		if ns, err := strconv.ParseInt(published, 10, 64); stamped && err == nil {
-			src.s.hook().ChangeLag(time.Since(time.Unix(0, ns)))
+		if !n.published.IsZero() {
+			src.s.hook().ChangeLag(time.Since(n.published))
 		}
-		src.publish(dataplane.Change{OrgID: org, ProjectID: project})
+		src.publish(n.change)
 	})
 }

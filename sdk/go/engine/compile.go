@@ -115,20 +115,50 @@ var operators = map[string]struct {
 	OpSemverLessThan: {opSemverLessThan, false}, OpExists: {opExists, false},
 }
 
+// compiledCond is one condition ready to test. What the common operators (equality, string
+// tests, numbers, segments) need is inline; the rest hangs off extra, so a condition stays small
+// in snapshots of many flags.
 type compiledCond struct {
 	path   path
 	op     opcode
-	invert bool // not_* operator
-	negate bool
-	strs   []string
-	strSet strIndex // strs, for equality
+	invert bool     // not_* operator
+	negate bool     //
+	bools  uint8    // bit 0: false listed, bit 1: true listed
+	strs   []string // the strings of contains, starts_with, ends_with (equality keeps them in strSet only)
+	strSet strIndex // the strings of equals and in
 	nums   []float64
-	numSet map[float64]struct{}
-	bools  uint8 // bit 0: false listed, bit 1: true listed
+	seg    *compiledSegment
+	extra  *condExtra
+}
+
+// condExtra is what the rarer operators need.
+type condExtra struct {
+	numSet map[float64]struct{} // nums, when there are many
 	res    []matcher
 	times  []int64 // unix nanoseconds
 	vers   []semver
-	seg    *compiledSegment
+}
+
+// noExtra stands in for a condition without extras; never written.
+var noExtra condExtra
+
+func (c *compiledCond) x() *condExtra {
+	if c.extra != nil {
+		return c.extra
+	}
+	return &noExtra
+}
+
+func (c *compiledCond) more() *condExtra {
+	if c.extra == nil {
+		c.extra = &condExtra{}
+	}
+	return c.extra
+}
+
+// hasStrings reports whether the condition lists strings (it compares with strings at all).
+func (c *compiledCond) hasStrings() bool {
+	return len(c.strs) > 0 || len(c.strSet.small) > 0 || c.strSet.m != nil
 }
 
 type compiledSegment struct {
@@ -141,12 +171,16 @@ type compiledSegment struct {
 // path is a dotted attribute reference ("organization.plan").
 type path struct {
 	full  string
-	parts []string
-	isKey bool // "key": read through the evaluation's one lookup of it
+	parts []string // the dotted parts (nil for an attribute without dots)
+	isKey bool     // "key": read through the evaluation's one lookup of it
 }
 
 func newPath(attr string) path {
-	return path{full: attr, parts: strings.Split(attr, "."), isKey: attr == "key"}
+	p := path{full: attr, isKey: attr == "key"}
+	if strings.Contains(attr, ".") {
+		p.parts = strings.Split(attr, ".")
+	}
+	return p
 }
 
 func validAttribute(attr string) string {
@@ -480,12 +514,13 @@ func (c *compiler) condition(field string, cond Condition) compiledCond {
 		c.value(&out, vf, cond.Operator, val)
 	}
 	if out.op == opEquals {
-		out.strSet = set(out.strs)
+		out.strSet, out.strs = set(out.strs), nil
 	}
 	if len(out.nums) > 8 {
-		out.numSet = make(map[float64]struct{}, len(out.nums))
+		x := out.more()
+		x.numSet = make(map[float64]struct{}, len(out.nums))
 		for _, n := range out.nums {
-			out.numSet[n] = struct{}{}
+			x.numSet[n] = struct{}{}
 		}
 	}
 	return out
@@ -538,7 +573,8 @@ func (c *compiler) value(out *compiledCond, field, op string, val any) {
 			v.Add(field, "is not a valid regular expression: %v", err)
 			return
 		}
-		out.res = append(out.res, newMatcher(re))
+		x := out.more()
+		x.res = append(x.res, newMatcher(re))
 	case opBefore, opAfter:
 		switch {
 		case isStr:
@@ -547,9 +583,11 @@ func (c *compiler) value(out *compiledCond, field, op string, val any) {
 				v.Add(field, "%s needs an RFC 3339 time like 2026-01-02T15:04:05Z", op)
 				return
 			}
-			out.times = append(out.times, t.UnixNano())
+			x := out.more()
+			x.times = append(x.times, t.UnixNano())
 		case isNum:
-			out.times = append(out.times, int64(num)*int64(time.Millisecond))
+			x := out.more()
+			x.times = append(x.times, int64(num)*int64(time.Millisecond))
 		default:
 			v.Add(field, "%s needs an RFC 3339 time or Unix milliseconds", op)
 		}
@@ -559,7 +597,8 @@ func (c *compiler) value(out *compiledCond, field, op string, val any) {
 			v.Add(field, "%s needs a semantic version like 1.2.3", op)
 			return
 		}
-		out.vers = append(out.vers, sv)
+		x := out.more()
+		x.vers = append(x.vers, sv)
 	}
 }
 

@@ -55,7 +55,7 @@ func (p *path) lookup(in *input) (any, bool) {
 	if v, ok := ctx[p.full]; ok {
 		return v, v != nil
 	}
-	if len(p.parts) == 1 {
+	if p.parts == nil {
 		return nil, false
 	}
 	var cur any = map[string]any(ctx)
@@ -227,7 +227,7 @@ func (c *compiledCond) match(in *input) bool {
 	}
 	var m, comparable bool
 	if s, isString := v.(string); isString && c.op == opEquals { // the commonest test, without a call
-		m, comparable = c.hasString(s), len(c.strs) > 0
+		m, comparable = c.hasString(s), len(c.strSet.small) > 0 || c.strSet.m != nil
 	} else {
 		m, comparable = c.test(v)
 	}
@@ -262,7 +262,7 @@ func (c *compiledCond) test(v any) (matched, comparable bool) {
 					return true, true
 				}
 			}
-			return false, len(c.strs) > 0
+			return false, c.hasStrings()
 		}
 	}
 	switch c.op {
@@ -271,7 +271,7 @@ func (c *compiledCond) test(v any) (matched, comparable bool) {
 	case opEquals:
 		switch x := v.(type) {
 		case string:
-			return c.hasString(x), len(c.strs) > 0
+			return c.hasString(x), c.hasStrings()
 		case float64:
 			return c.hasNumber(x), len(c.nums) > 0
 		case json.Number:
@@ -313,8 +313,9 @@ func (c *compiledCond) test(v any) (matched, comparable bool) {
 				}
 			}
 		case opMatchesRegex:
-			for i := range c.res {
-				if c.res[i].match(s) {
+			res := c.x().res
+			for i := range res {
+				if res[i].match(s) {
 					return true, true
 				}
 			}
@@ -348,7 +349,7 @@ func (c *compiledCond) test(v any) (matched, comparable bool) {
 			}
 			t = int64(n) * int64(time.Millisecond)
 		}
-		for _, x := range c.times {
+		for _, x := range c.x().times {
 			if (c.op == opBefore && t < x) || (c.op == opAfter && t > x) {
 				return true, true
 			}
@@ -363,7 +364,7 @@ func (c *compiledCond) test(v any) (matched, comparable bool) {
 		if !ok {
 			return false, false
 		}
-		for _, x := range c.vers {
+		for _, x := range c.x().vers {
 			cmp := sv.compare(x)
 			if (c.op == opSemverEquals && cmp == 0) || (c.op == opSemverGreaterThan && cmp > 0) || (c.op == opSemverLessThan && cmp < 0) {
 				return true, true
@@ -410,8 +411,8 @@ func number(v any) (float64, bool) {
 func (c *compiledCond) hasString(s string) bool { return c.strSet.has(s) }
 
 func (c *compiledCond) hasNumber(n float64) bool {
-	if c.numSet != nil {
-		_, ok := c.numSet[n]
+	if c.extra != nil && c.extra.numSet != nil {
+		_, ok := c.extra.numSet[n]
 		return ok
 	}
 	for _, x := range c.nums {
