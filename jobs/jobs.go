@@ -25,6 +25,7 @@ const (
 const (
 	TypePruneRefreshTokens = "housekeeping:prune_refresh_tokens"
 	TypeExpireSDKKeys      = "housekeeping:expire_sdk_keys"
+	TypePruneConfigChanges = "housekeeping:prune_config_changes"
 )
 
 // NewPruneRefreshTokensTask deletes refresh tokens that can never be used again.
@@ -35,6 +36,11 @@ func NewPruneRefreshTokensTask() *asynq.Task {
 // NewExpireSDKKeysTask deletes rotated SDK keys whose grace period is over.
 func NewExpireSDKKeysTask() *asynq.Task {
 	return asynq.NewTask(TypeExpireSDKKeys, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(time.Minute))
+}
+
+// NewPruneConfigChangesTask deletes the history of configuration changes past its retention.
+func NewPruneConfigChangesTask() *asynq.Task {
+	return asynq.NewTask(TypePruneConfigChanges, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(time.Minute))
 }
 
 type handlers struct {
@@ -58,6 +64,15 @@ func (h *handlers) expireSDKKeys(ctx context.Context, _ *asynq.Task) error {
 		return fmt.Errorf("expire sdk keys: %w", err)
 	}
 	h.log.Info("expired sdk keys", "deleted", n)
+	return nil
+}
+
+func (h *handlers) pruneConfigChanges(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.svc.Housekeeping.PruneConfigChanges(ctx)
+	if err != nil {
+		return fmt.Errorf("prune configuration changes: %w", err)
+	}
+	h.log.Info("pruned configuration changes", "deleted", n)
 	return nil
 }
 
@@ -89,6 +104,7 @@ func newMux(svc *services.Services, log *slog.Logger, client *asynq.Client, done
 	})
 	mux.HandleFunc(TypePruneRefreshTokens, h.pruneRefreshTokens)
 	mux.HandleFunc(TypeExpireSDKKeys, h.expireSDKKeys)
+	mux.HandleFunc(TypePruneConfigChanges, h.pruneConfigChanges)
 	mux.HandleFunc(TypeApplyStage, h.applyStage)
 	mux.HandleFunc(TypeReconcileRollouts, h.reconcileRollouts)
 	mux.HandleFunc(TypeDispatchRolloutOutbox, h.dispatchRolloutOutbox)
@@ -110,6 +126,7 @@ func Periodic() []PeriodicTask {
 	return []PeriodicTask{
 		{"@every 1h", NewPruneRefreshTokensTask},
 		{"@every 10m", NewExpireSDKKeysTask},
+		{"@every 1h", NewPruneConfigChangesTask},
 		{"@every 1m", NewReconcileRolloutsTask},
 		{"@every 30s", NewCheckGuardsTask},
 		{"@every 6h", NewPruneMetricsTask},

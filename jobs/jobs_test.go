@@ -47,10 +47,17 @@ func TestHousekeepingTasksRunOnAsynq(t *testing.T) {
 		}
 		return n
 	}
-	if count("refresh_tokens", "1 = 1") != 1 || count("sdk_keys", "expires_at IS NOT NULL") != 1 {
+	newFlag := func(key string) {
+		if _, err := svc.Flags.Create(ctx, services.SystemScope(org.ID), "default", services.FlagInput{Key: key, Name: key, Type: "boolean"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newFlag("old-change") // recorded in the history of configuration changes
+	if count("refresh_tokens", "1 = 1") != 1 || count("sdk_keys", "expires_at IS NOT NULL") != 1 || count("config_changes", "1 = 1") != 1 {
 		t.Fatal("fixture not as expected")
 	}
-	env.Clock.Advance(32 * 24 * time.Hour) // past the refresh TTL, its day of retention, and the grace
+	env.Clock.Advance(32 * 24 * time.Hour) // past the refresh TTL, its day of retention, the grace, and the history's day
+	newFlag("recent-change")
 
 	env.Redis.Options = testenv.AsynqRedis(t)
 	w, err := jobs.NewWorker(env.Redis.Options, svc, testenv.Logger(t), 2)
@@ -63,22 +70,25 @@ func TestHousekeepingTasksRunOnAsynq(t *testing.T) {
 	t.Cleanup(w.Shutdown)
 	client := asynq.NewClient(asynq.RedisClientOpt{Addr: env.Redis.Options.Addr, DB: env.Redis.Options.DB, Password: env.Redis.Options.Password})
 	t.Cleanup(func() { _ = client.Close() })
-	for _, task := range []*asynq.Task{jobs.NewPruneRefreshTokensTask(), jobs.NewExpireSDKKeysTask()} {
+	for _, task := range []*asynq.Task{jobs.NewPruneRefreshTokensTask(), jobs.NewExpireSDKKeysTask(), jobs.NewPruneConfigChangesTask()} {
 		if _, err := client.Enqueue(task); err != nil {
 			t.Fatalf("enqueue %s: %v", task.Type(), err)
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for count("refresh_tokens", "1 = 1")+count("sdk_keys", "expires_at IS NOT NULL") > 0 {
+	for count("refresh_tokens", "1 = 1")+count("sdk_keys", "expires_at IS NOT NULL")+count("config_changes", "key = 'old-change'") > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %d refresh tokens and %d expired SDK keys remain", count("refresh_tokens", "1 = 1"),
-				count("sdk_keys", "expires_at IS NOT NULL"))
+			t.Fatalf("after 10s: %d refresh tokens, %d expired SDK keys and %d old configuration changes remain", count("refresh_tokens", "1 = 1"),
+				count("sdk_keys", "expires_at IS NOT NULL"), count("config_changes", "key = 'old-change'"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The current keys are untouched.
+	// The current keys and the recent history are untouched.
 	if n := count("sdk_keys", "expires_at IS NULL"); n != 6 {
 		t.Errorf("%d current SDK keys, want 6 (3 environments × server and client)", n)
+	}
+	if n := count("config_changes", "key = 'recent-change'"); n != 1 {
+		t.Errorf("%d recent configuration changes, want 1", n)
 	}
 }
 
@@ -93,7 +103,8 @@ func TestPeriodicSchedule(t *testing.T) {
 	}
 	want := map[string]string{
 		jobs.TypePruneRefreshTokens: "@every 1h", jobs.TypeExpireSDKKeys: "@every 10m", jobs.TypeReconcileRollouts: "@every 1m",
-		jobs.TypeCheckGuards: "@every 30s", jobs.TypePruneMetrics: "@every 6h", jobs.TypeDispatchWebhooks: "@every 2s",
+		jobs.TypePruneConfigChanges: "@every 1h",
+		jobs.TypeCheckGuards:        "@every 30s", jobs.TypePruneMetrics: "@every 6h", jobs.TypeDispatchWebhooks: "@every 2s",
 		jobs.TypeDispatchRolloutOutbox: "@every 2s",
 	}
 	if !maps.Equal(got, want) {

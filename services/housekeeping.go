@@ -22,3 +22,12 @@ func (h *Housekeeping) PruneRefreshTokens(ctx context.Context) (int64, error) {
 func (h *Housekeeping) ExpireSDKKeys(ctx context.Context) (int64, error) {
 	return models.DeleteExpiredSDKKeys(h.s.db.WithContext(ctx), h.s.now())
 }
+
+// ConfigChangesRetention is how long the history of configuration changes is kept. A node whose
+// snapshot of an environment is older (it was cut off that long) loads the environment whole.
+const ConfigChangesRetention = 24 * time.Hour
+
+// PruneConfigChanges deletes the history of configuration changes past its retention.
+func (h *Housekeeping) PruneConfigChanges(ctx context.Context) (int64, error) {
+	return models.PruneConfigChanges(h.s.db.WithContext(ctx), h.s.now().Add(-ConfigChangesRetention))
+}
