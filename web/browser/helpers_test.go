@@ -332,15 +332,19 @@ func (b *tab) value(label string) string {
 	return v
 }
 
-// choose picks an option of the <select> labelled label.
+// choose picks an option of the <select> labelled label, once the option is there (lists load
+// after the page), and waits until the page holds the choice.
 func (b *tab) choose(label, value string) {
 	b.t.Helper()
 	sel := b.field(label)
+	b.wait(fmt.Sprintf("option %q of %s", value, label),
+		fmt.Sprintf(`Array.from(document.querySelector(%q).options).some(o => o.value === %q)`, sel, value))
 	b.run("choose "+label, chromedp.Evaluate(fmt.Sprintf(`(function(){
   const el = document.querySelector(%q);
   Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(el, %q);
   el.dispatchEvent(new Event('change', {bubbles: true}));
 })()`, sel, value), nil))
+	b.wait(fmt.Sprintf("%s = %q", label, value), fmt.Sprintf(`document.querySelector(%q).value === %q`, sel, value))
 }
 
 // buttonXPath finds a button, link or label by its visible text or its aria-label.

@@ -43,7 +43,7 @@ func TestSource000Dashboard(t *testing.T) {
 	b.click("Feature Flags")
 	b.readme("flags")
 	b.choose("Environment", "production")
-	b.waitText("Production")
+	b.wait("the production badge", `!!document.querySelector('[aria-label="Production environment"]')`)
 	b.click("New Flag")
 	b.waitText("New Flag")
 	b.fill("Name", "New Checkout Flow")
