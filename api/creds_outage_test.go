@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vanehq/vane/api"
 	"github.com/vanehq/vane/internal/keys"
@@ -87,4 +88,35 @@ func TestUnknownAPIKeysLimitedPerIP(t *testing.T) {
 	if strings.Contains(string(r.Body), a.keyRead) {
 		t.Error("the key was echoed")
 	}
+}
+
+// TestRefusedKeysCountAcrossNodes: an address found clean on node B is trusted there without
+// asking Redis for a second at most; node A's refusals then block it on B too, and a refused key
+// on B makes B ask at once.
+func TestRefusedKeysCountAcrossNodes(t *testing.T) {
+	s := newServer(t)
+	a := s.newTenant("creds-nodes")
+	b := s.secondNode(t)
+	o := "/api/v1/orgs/" + a.org.Slug
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200) // B finds the address clean
+
+	for i := 0; i < 60; i++ {
+		s.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusUnauthorized)
+	}
+	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests) // A: at once
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200)                        // B: still within its second
+	s.Clock.Advance(1100 * time.Millisecond)
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
+
+	// A refused key on a node that trusted the address makes it ask again at the next request.
+	s = newServer(t)
+	a = s.newTenant("creds-nodes")
+	b = s.secondNode(t)
+	o = "/api/v1/orgs/" + a.org.Slug
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200)
+	for i := 0; i < 59; i++ {
+		s.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusUnauthorized)
+	}
+	b.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusUnauthorized) // the 60th
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
 }

@@ -344,6 +344,16 @@ func PruneConfigChanges(db *gorm.DB, before time.Time) (int64, error) {
 	return res.RowsAffected, Translate(res.Error, "configuration changes")
 }
 
+// EnvironmentsOfProjectRef lists, in one statement, the environments of the project a reference
+// (key or id) names. None: no such project, or one without environments.
+func EnvironmentsOfProjectRef(db *gorm.DB, orgID, ref string) ([]Environment, error) {
+	var rows []Environment
+	err := db.Model(&Environment{}).Select("environments.*").Joins("JOIN projects ON projects.id = environments.project_id").
+		Where("projects.org_id = ? AND (projects.key = ? OR projects.id = ?)", orgID, strings.ToLower(ref), ref).
+		Order("environments.id").Find(&rows).Error
+	return rows, Translate(err, "environments")
+}
+
 // EnvironmentsOfProject lists a project's environments.
 func EnvironmentsOfProject(db *gorm.DB, orgID, projectID string) ([]Environment, error) {
 	var rows []Environment

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vanehq/vane/internal/errs"
@@ -47,26 +48,71 @@ const (
 )
 
 // AuthenticateFrom is Authenticate for a request from ip: a client whose API keys were refused
-// apiKeyFailuresPerIP times in apiKeyFailuresWindow is refused (429) before its key is checked.
+// apiKeyFailuresPerIP times in apiKeyFailuresWindow (on any node) is refused (429) before its key
+// is checked. An address found under the limit is trusted for cleanFor on this node without
+// asking Redis again, unless a key it sends is refused meanwhile: every refused key is counted
+// fleet-wide and makes the next request from the address ask again, so guessing stays bounded,
+// while a client using a valid key costs one Redis round trip a second instead of one a request.
 func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principal, error) {
 	if ip == "" || !strings.HasPrefix(cred, APIKeyPrefix) {
 		return a.Authenticate(ctx, cred)
 	}
-	key := a.s.cfg.RedisPrefix + "rate:api-key-401:ip:" + clientKey(ip)
-	c, err := a.s.peekCounts(ctx, apiKeyFailuresWindow, key)
-	if err != nil {
-		return nil, err
-	}
-	if c[0].n >= apiKeyFailuresPerIP {
-		return nil, tooMany("too many invalid API keys from this address; try again later", c[0].ttl, apiKeyFailuresWindow)
+	addr := clientKey(ip)
+	key := a.s.cfg.RedisPrefix + "rate:api-key-401:ip:" + addr
+	now := a.s.now()
+	if !a.clean.has(addr, now) {
+		c, err := a.s.peekCounts(ctx, apiKeyFailuresWindow, key)
+		if err != nil {
+			return nil, err
+		}
+		if c[0].n >= apiKeyFailuresPerIP {
+			return nil, tooMany("too many invalid API keys from this address; try again later", c[0].ttl, apiKeyFailuresWindow)
+		}
+		a.clean.add(addr, now.Add(cleanFor))
 	}
 	p, err := a.Authenticate(ctx, cred)
 	if errs.KindOf(err) == errs.Unauthorized {
+		a.clean.remove(addr)
 		if _, cerr := a.s.countUp(ctx, apiKeyFailuresWindow, key); cerr != nil {
 			return nil, cerr
 		}
 	}
 	return p, err
+}
+
+// cleanFor is how long an address found under the refused-key limit is not asked about again on
+// this node (unless it sends a refused key): another node's count reaches it that late at most.
+const cleanFor = time.Second
+
+// maxCleanAddresses bounds the addresses remembered as clean; past it they are forgotten at once.
+const maxCleanAddresses = 10000
+
+// cleanAddresses are the client addresses found under the refused-key limit, each until a time.
+type cleanAddresses struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (c *cleanAddresses) has(addr string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.until[addr]
+	return ok && now.Before(t)
+}
+
+func (c *cleanAddresses) add(addr string, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.until == nil || len(c.until) >= maxCleanAddresses {
+		c.until = make(map[string]time.Time)
+	}
+	c.until[addr] = until
+}
+
+func (c *cleanAddresses) remove(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.until, addr)
 }
 
 // apiKeySecretLength is the length of every API key secret Vane issues (keys.Secret).

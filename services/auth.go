@@ -24,6 +24,8 @@ type Auth struct {
 	// local are the rate-limit counters (sign-ins, sign-ups, invitations, rateLimit) kept in this
 	// process while Redis cannot be reached.
 	local localCounters
+	// clean are the addresses recently found under the refused-API-key limit.
+	clean cleanAddresses
 }
 
 func mustDummyHash(cost int) []byte {

@@ -492,8 +492,20 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		return FlagPage{}, err
 	}
 	db := fl.s.db.WithContext(ctx)
-	p, err := fl.project(db, sc, projectRef)
+	gen := fl.lists.gen.Load()
+	// The project and its environments' versions (the cache's stamp) in one statement; a project
+	// without environments, or none, is resolved on its own.
+	envs, err := models.EnvironmentsOfProjectRef(db, sc.OrgID, projectRef)
 	if err != nil {
+		return FlagPage{}, err
+	}
+	var p *models.Project
+	if len(envs) > 0 {
+		p = &models.Project{ID: envs[0].ProjectID, OrgID: sc.OrgID, Key: projectRef}
+		if b := sc.Principal; b != nil && b.ProjectID != "" && b.ProjectID != p.ID {
+			return FlagPage{}, errs.NotFoundf("project not found")
+		}
+	} else if p, err = fl.project(db, sc, projectRef); err != nil {
 		return FlagPage{}, err
 	}
 	filter := models.FlagFilter{Q: o.Q, Tag: o.Tag, Archived: o.Archived}
@@ -527,11 +539,6 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 			return FlagPage{}, err
 		}
 		offset += o.Offset
-	}
-	gen := fl.lists.gen.Load()
-	envs, err := models.EnvironmentsOfProject(db, sc.OrgID, p.ID)
-	if err != nil {
-		return FlagPage{}, err
 	}
 	key, versions, now := flagListKey(sc, p.ID, filter, o.Sort, pg, offset, o.StaleDays), envVersions(envs), fl.s.now()
 	if page, ok := fl.lists.get(key, versions, now); ok {
