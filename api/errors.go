@@ -120,8 +120,8 @@ func clientGone(c *gin.Context, err error) bool {
 }
 
 func logger(c *gin.Context) *slog.Logger {
-	if l, ok := c.Get(ctxLogger); ok {
-		return l.(*slog.Logger)
+	if s := stateOf(c); s != nil && s.log != nil {
+		return s.log
 	}
 	return slog.Default()
 }

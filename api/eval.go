@@ -13,10 +13,9 @@ import (
 
 	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/logctx"
 	"github.com/vanehq/vane/sdk/go/engine"
 )
-
-const ctxSDK = "vane.sdk"
 
 // sdkAuth resolves the request's SDK key (X-API-Key or Authorization: Bearer) from memory.
 // serverOnly refuses client keys (403). bare answers failures without a body (OFREP).
@@ -34,12 +33,18 @@ func (h *handlers) sdkAuth(serverOnly, bare bool) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		c.Set(ctxSDK, info)
+		st := stateOf(c)
+		if st == nil { // outside the router's middleware
+			st = &requestState{start: time.Now()}
+			c.Request = c.Request.WithContext(logctx.WithCarrier(c.Request.Context(), st))
+		}
+		st.sdk = info
 		c.Next()
 	}
 }
 
-func sdkOf(c *gin.Context) *dataplane.SDKKey { return c.MustGet(ctxSDK).(*dataplane.SDKKey) }
+// sdkOf is the SDK key sdkAuth resolved.
+func sdkOf(c *gin.Context) *dataplane.SDKKey { return stateOf(c).sdk }
 
 // EvaluateRequest is source 000's evaluation request. org_id (source 003) may come with or
 // without user_id: isEnabledFor(org, null) evaluates for the organisation alone.
@@ -137,7 +142,7 @@ func toEvaluation(key string, e dataplane.Evaluation) EvaluateResponse {
 //	@Router			/api/v1/feature-flags/{key}/evaluate [post]
 func (h *handlers) evaluateFlag(c *gin.Context) {
 	var req EvaluateRequest
-	if err := bindLenient(c, &req); err != nil {
+	if err := bindEvaluation(c, &req, decodeEvaluateRequest); err != nil {
 		fail(c, err)
 		return
 	}
@@ -152,7 +157,9 @@ func (h *handlers) evaluateFlag(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toEvaluation(key, e))
+	resp := toEvaluation(key, e)
+	bp := answerBuffer()
+	writeAnswer(c, http.StatusOK, bp, appendEvaluateResponse((*bp)[:0], &resp))
 }
 
 // BulkEvaluateRequest is source 003's request for every flag at once.
@@ -183,7 +190,7 @@ type BulkEvaluateRequest struct {
 func (h *handlers) evaluateAll(c *gin.Context) {
 	var req BulkEvaluateRequest
 	if c.Request.Method == http.MethodPost {
-		if err := bindLenient(c, &req); err != nil {
+		if err := bindEvaluation(c, &req, decodeBulkEvaluateRequest); err != nil {
 			fail(c, err)
 			return
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/vanehq/vane/dataplane"
 	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/internal/logctx"
 	"github.com/vanehq/vane/internal/metrics"
@@ -25,16 +26,38 @@ import (
 
 // Context keys.
 const (
-	ctxRequestID = "vane.request_id"
-	ctxLogger    = "vane.logger"
 	ctxPrincipal = "vane.principal"
 	ctxScope     = "vane.scope"
 )
 
+// requestState is what the middleware learns of a request that every route needs (evaluations
+// above all): one value in the request's context.Context, where services find the request id for
+// their log lines too, instead of several context values and a per-request map.
+type requestState struct {
+	id    string
+	log   *slog.Logger
+	start time.Time
+	sdk   *dataplane.SDKKey // the SDK key of an evaluation route
+}
+
+// RequestID makes the state a logctx.Carrier.
+func (s *requestState) RequestID() string { return s.id }
+
+// stateOf is the request's state (nil outside the router's middleware).
+func stateOf(c *gin.Context) *requestState {
+	s, _ := logctx.CarrierOf(c.Request.Context()).(*requestState)
+	return s
+}
+
 // MaxBodyBytes is the largest request body accepted (413 beyond).
 const MaxBodyBytes = 1 << 20
 
-func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+func requestID(c *gin.Context) string {
+	if s := stateOf(c); s != nil {
+		return s.id
+	}
+	return ""
+}
 
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
@@ -61,28 +84,35 @@ func (r *requestIDs) next() string {
 	return r.prefix + strconv.FormatUint(r.n.Add(1), 16)
 }
 
-// withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it. Log
-// lines name it themselves (no per-request logger is built).
+// withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it; it
+// starts the request's state (and its clock, which the metrics and the access log share). Log
+// lines name the id themselves (no per-request logger is built).
 func withRequestID(log *slog.Logger) gin.HandlerFunc {
 	ids := newRequestIDs()
 	return func(c *gin.Context) {
-		id := c.GetHeader("X-Request-ID")
+		id := header(c, "X-Request-Id")
 		if !validRequestID(id) {
 			id = ids.next()
 		}
-		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, log)
-		c.Request = c.Request.WithContext(logctx.WithRequestID(c.Request.Context(), id)) // services log it too
-		c.Header("X-Request-ID", id)
+		st := &requestState{id: id, log: log, start: time.Now()}
+		c.Request = c.Request.WithContext(logctx.WithCarrier(c.Request.Context(), st)) // services log the id too
+		c.Writer.Header()["X-Request-Id"] = []string{id}                               // the canonical form: no conversion per request
 		c.Next()
 	}
+}
+
+// startOf is when the request's handling began.
+func startOf(c *gin.Context) time.Time {
+	if s := stateOf(c); s != nil {
+		return s.start
+	}
+	return time.Now()
 }
 
 // accessLog logs one line per request: the route template, never the raw path or query (which may
 // carry secrets), never headers or bodies.
 func accessLog(quiet map[string]bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		start := time.Now()
 		c.Next()
 		level := slog.LevelInfo
 		switch st := c.Writer.Status(); {
@@ -102,7 +132,7 @@ func accessLog(quiet map[string]bool) gin.HandlerFunc {
 			route = "(no route)"
 		}
 		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.ClientIP(), "request_id", requestID(c)}
+			"duration_ms", float64(time.Since(startOf(c)).Microseconds()) / 1000, "ip", c.ClientIP(), "request_id", requestID(c)}
 		if p, ok := c.Get(ctxPrincipal); ok {
 			pr := p.(*services.Principal)
 			attrs = append(attrs, "principal", pr.Kind+":"+pr.ID)
@@ -118,13 +148,12 @@ func observe(m *metrics.Metrics) gin.HandlerFunc {
 		return func(c *gin.Context) { c.Next() }
 	}
 	return func(c *gin.Context) {
-		start := time.Now()
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
 			route = "(no route)"
 		}
-		m.Request(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+		m.Request(route, c.Request.Method, c.Writer.Status(), time.Since(startOf(c)))
 	}
 }
 
@@ -156,7 +185,9 @@ func limitBody() gin.HandlerFunc {
 			fail(c, errs.New(errs.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes))
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+		if c.Request.ContentLength < 0 { // a declared length is enforced by net/http already
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+		}
 		c.Next()
 	}
 }
@@ -165,7 +196,7 @@ func limitBody() gin.HandlerFunc {
 func cors(origins []string) gin.HandlerFunc {
 	any := slices.Contains(origins, "*")
 	return func(c *gin.Context) {
-		origin := c.GetHeader("Origin")
+		origin := header(c, "Origin")
 		if origin == "" || !(any || slices.Contains(origins, origin)) {
 			c.Next()
 			return
@@ -185,12 +216,21 @@ func cors(origins []string) gin.HandlerFunc {
 	}
 }
 
+// header is a request header's first value by its canonical name ("X-Api-Key"): a map lookup,
+// without converting the name on every request as Header.Get does.
+func header(c *gin.Context, canonical string) string {
+	if v := c.Request.Header[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // credential reads a credential from X-API-Key or Authorization: Bearer.
 func credential(c *gin.Context) string {
-	if k := strings.TrimSpace(c.GetHeader("X-API-Key")); k != "" {
+	if k := strings.TrimSpace(header(c, "X-Api-Key")); k != "" {
 		return k
 	}
-	h := c.GetHeader("Authorization")
+	h := header(c, "Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}

@@ -3,14 +3,14 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanehq/vane/dataplane"
+	"github.com/vanehq/vane/internal/errs"
 	"github.com/vanehq/vane/sdk/go/engine"
 )
 
@@ -53,17 +53,21 @@ type OFREPEventStream struct {
 
 // ofrepContext reads the request's context; the error is an OFREP error code and details.
 func ofrepContext(c *gin.Context) (ctx engine.Context, code, details string) {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := readAll(c.Request)
 	if err != nil {
 		return nil, "PARSE_ERROR", "could not read the request body"
 	}
 	var req OFREPRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			var typ *json.UnmarshalTypeError
-			if errors.As(err, &typ) && typ.Field == "context" {
+	switch trimmed := bytes.TrimSpace(body); {
+	case len(trimmed) > 0 && trimmed[0] == '{': // every OFREP client's body: the fast decoder
+		if err := decodeOFREPRequest(trimmed, &req); err != nil {
+			if e, ok := errs.As(err); ok && len(e.Details) == 1 && e.Details[0].Field == "context" && strings.HasPrefix(e.Details[0].Message, "must be an object") {
 				return nil, "INVALID_CONTEXT", "context must be a JSON object"
 			}
+			return nil, "PARSE_ERROR", "the request body is not valid JSON"
+		}
+	case len(trimmed) > 0:
+		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, "PARSE_ERROR", "the request body is not valid JSON"
 		}
 	}
@@ -75,18 +79,15 @@ func ofrepContext(c *gin.Context) (ctx engine.Context, code, details string) {
 	return ctx, "", ""
 }
 
-func ofrepResult(key string, e dataplane.Evaluation) (int, any) {
+// ofrepFailure is the OFREP error answer for an evaluation that served nothing (nil when it did).
+func ofrepFailure(key string, e dataplane.Evaluation) (int, *OFREPError) {
 	switch {
 	case e.Result.Reason == engine.ReasonFlagNotFound:
-		return http.StatusNotFound, OFREPError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist in this environment"}
+		return http.StatusNotFound, &OFREPError{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: "flag " + key + " does not exist in this environment"}
 	case e.Result.ErrorCode == engine.ErrTargetingKeyMissing:
-		return http.StatusBadRequest, OFREPError{Key: key, ErrorCode: "TARGETING_KEY_MISSING", ErrorDetails: dataplane.OFREPMissingKey}
+		return http.StatusBadRequest, &OFREPError{Key: key, ErrorCode: "TARGETING_KEY_MISSING", ErrorDetails: dataplane.OFREPMissingKey}
 	}
-	md := map[string]any{"version": e.Flag.Version}
-	if id := e.Flag.RuleID(e.Result); id != "" {
-		md["ruleId"] = id
-	}
-	return http.StatusOK, OFREPSuccess{Key: key, Reason: string(e.Result.Reason), Variant: e.VariationID(), Value: e.Value(), Metadata: md}
+	return http.StatusOK, nil
 }
 
 // ofrepEvaluate godoc
@@ -117,7 +118,13 @@ func (h *handlers) ofrepEvaluate(c *gin.Context) {
 		c.JSON(http.StatusInternalServerError, OFREPError{Key: key, ErrorCode: "GENERAL", ErrorDetails: "internal error"})
 		return
 	}
-	c.JSON(ofrepResult(key, e))
+	if status, failure := ofrepFailure(key, e); failure != nil {
+		c.JSON(status, failure)
+		return
+	}
+	bp := answerBuffer()
+	writeAnswer(c, http.StatusOK, bp, appendOFREPSuccess((*bp)[:0], key, string(e.Result.Reason), e.VariationID(), e.Value(),
+		e.Flag.RuleID(e.Result), e.Flag.Version))
 }
 
 // ofrepBulk godoc

@@ -20,20 +20,23 @@ const (
 // errors.
 func CheckContext(m map[string]any, field string) (engine.Context, error) {
 	ctx, err := vane.Normalize(m)
-	var ce *vane.ContextError
-	if errors.As(err, &ce) {
-		return nil, errs.Field(field+ce.Path, "%s", ce.Problem)
+	if err != nil {
+		var ce *vane.ContextError // declared here: a request without a problem allocates nothing for it
+		if errors.As(err, &ce) {
+			return nil, errs.Field(field+ce.Path, "%s", ce.Problem)
+		}
 	}
 	return ctx, err
 }
 
 // ContextFor003 is source 003's context: user and organisation ids, either possibly absent. The key
 // is the user id, or, when there is no user and the attributes carry no key of their own, the
-// organisation id, so percentages bucket by whichever is known.
+// organisation id, so percentages bucket by whichever is known. attrs (decoded for this request
+// alone) become the context: they are changed, not copied.
 func ContextFor003(userID, orgID string, attrs map[string]any) engine.Context {
-	ctx := engine.Context{}
-	for k, v := range attrs {
-		ctx[k] = v
+	ctx := engine.Context(attrs)
+	if ctx == nil {
+		ctx = engine.Context{}
 	}
 	if orgID != "" {
 		ctx["org_id"] = orgID
@@ -45,8 +48,9 @@ func ContextFor003(userID, orgID string, attrs map[string]any) engine.Context {
 		}
 	}
 	if userID != "" {
-		ctx["user_id"] = userID
-		ctx["key"] = userID
+		id := any(userID) // boxed once for both entries
+		ctx["user_id"] = id
+		ctx["key"] = id
 	}
 	return ctx
 }

@@ -14,10 +14,30 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
+// Carrier is a request's state that knows its id: a server keeps what it learns of a request in
+// one value of the context instead of several.
+type Carrier interface{ RequestID() string }
+
+// WithCarrier returns ctx carrying a request's state, and so its id.
+func WithCarrier(ctx context.Context, c Carrier) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, c)
+}
+
+// CarrierOf is the request state ctx carries (nil when none).
+func CarrierOf(ctx context.Context) Carrier {
+	c, _ := ctx.Value(requestIDKey{}).(Carrier)
+	return c
+}
+
 // RequestID is the request id ctx carries ("" when none).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	switch v := ctx.Value(requestIDKey{}).(type) {
+	case string:
+		return v
+	case Carrier:
+		return v.RequestID()
+	}
+	return ""
 }
 
 // Handler adds request_id to every record logged with a context that carries one.
