@@ -42,12 +42,16 @@ func TestPrometheusMetrics(t *testing.T) {
 		`vane_http_request_duration_seconds_count{code="200",method="POST",route="/api/v1/feature-flags/:key/evaluate"} 4`,
 		`vane_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/orgs/:org/projects/:project/flags/:flag"} 1`,
 		`vane_snapshot_rebuild_duration_seconds_count{outcome="ok"}`,
+		`vane_snapshot_flags_compiled_total `,
 		`go_sql_max_open_connections{db_name="vane"}`,
 		`vane_sse_connections 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if strings.Contains(body, "vane_snapshot_flags_compiled_total 0\n") {
+		t.Error("no flag compiled although the node built the environment")
 	}
 	for _, never := range []string{"checkout", "acme", "/api/v1/orgs/acme"} {
 		if strings.Contains(body, never) {
@@ -68,7 +72,7 @@ func (s *server) metered(t *testing.T) (*server, *metrics.Metrics) {
 	s.Svc.SetHooks(services.Hooks{ChangeLag: m.ChangeLag, GuardChecked: m.GuardChecked, RolledBack: m.RolledBack,
 		WebhookDelivered: m.WebhookDelivered})
 	plane := dataplane.New(s.Svc.Source, dataplane.Options{Clock: s.Clock, Log: testenv.Logger(t),
-		Hooks: dataplane.Hooks{Rebuilt: m.Rebuilt, Evaluated: m.Evaluated, Streams: m.Streams, Changed: m.ChangeNotice}})
+		Hooks: dataplane.Hooks{Rebuilt: m.Rebuilt, Compiled: m.Compiled, Evaluated: m.Evaluated, Streams: m.Streams, Changed: m.ChangeNotice}})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := plane.Start(ctx); err != nil {
 		t.Fatal(err)

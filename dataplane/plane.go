@@ -29,6 +29,8 @@ type Options struct {
 type Hooks struct {
 	// Rebuilt is called after each snapshot build with how long it took.
 	Rebuilt func(d time.Duration, err error)
+	// Compiled counts the flags a snapshot build compiled (a change: those it touched).
+	Compiled func(n int)
 	// Evaluated counts n evaluations with a reason (a bulk request reports each reason once).
 	Evaluated func(reason string, n int)
 	// Streams is called with +1 when a stream opens and -1 when it ends.

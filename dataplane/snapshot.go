@@ -199,10 +199,10 @@ func (p *Plane) derive(base *Snapshot, cfg *Config) (*Snapshot, error) {
 			keys.set(k, false, false)
 		}
 	}
+	var again []*Flag // flags compiled again for a changed segment
 	if partial && len(changedSegs) > 0 {
 		// A served flag is compiled again from its JSON; an archived one serves nothing, and is
 		// compiled afresh by the change that brings it back.
-		var again []*Flag
 		flags.t.All(func(k string, f *Flag) bool {
 			if !named[k] && f.piece != nil && usesAny(f.segments, changedSegs) {
 				again = append(again, f)
@@ -223,6 +223,11 @@ func (p *Plane) derive(base *Snapshot, cfg *Config) (*Snapshot, error) {
 	}
 	s.flags = flags.done()
 	s.Keys, s.ClientKeys = keys.apply()
+	compiled := len(cfg.Flags) + len(again)
+	p.compiles.Add(int64(compiled))
+	if p.hooks.Compiled != nil {
+		p.hooks.Compiled(compiled)
+	}
 	if err := pt.setHeader(env.Key, env.Version); err != nil {
 		return nil, err
 	}
@@ -232,7 +237,6 @@ func (p *Plane) derive(base *Snapshot, cfg *Config) (*Snapshot, error) {
 // compileFlag compiles one flag against the environment's segments. A configuration that no
 // longer compiles serves its default with reason ERROR rather than failing the snapshot.
 func (p *Plane) compileFlag(fc *FlagConfig, segs map[string]engine.Segment, envKey string) *Flag {
-	p.compiles.Add(1)
 	compiled, err := engine.Compile(fc.Flag, segs)
 	if err != nil {
 		p.log.Error("flag configuration no longer compiles; serving its default with reason ERROR",

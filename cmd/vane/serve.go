@@ -122,7 +122,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	m := metrics.New(sqlDB)
 	st.svc.SetHooks(observed(m))
 	plane := dataplane.New(st.svc.Source, dataplane.Options{Log: log, Hooks: dataplane.Hooks{
-		Rebuilt: m.Rebuilt, Evaluated: m.Evaluated, Streams: m.Streams, Changed: m.ChangeNotice}})
+		Rebuilt: m.Rebuilt, Compiled: m.Compiled, Evaluated: m.Evaluated, Streams: m.Streams, Changed: m.ChangeNotice}})
 	st.svc.SetPendingEvaluations(plane.Pending)
 	router, err := api.NewRouter(api.Deps{Services: st.svc, Plane: plane, Enforcer: enforcer, Log: log,
 		CORSOrigins: st.cfg.CORSOrigins, TrustedProxies: st.cfg.TrustedProxies, Portal: web.Dist(),

@@ -21,6 +21,7 @@ type Metrics struct {
 	evaluations   *prometheus.CounterVec
 	requests      *prometheus.HistogramVec
 	rebuilds      *prometheus.HistogramVec
+	compiled      prometheus.Counter
 	streams       prometheus.Gauge
 	changeNotices prometheus.Counter
 	changeLag     prometheus.Histogram
@@ -54,6 +55,8 @@ func New(db *sql.DB) *Metrics {
 		rebuilds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vane_snapshot_rebuild_duration_seconds",
 			Help:    "Time to load and compile one environment's snapshot, by outcome (ok, error).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"outcome"}),
+		compiled: prometheus.NewCounter(prometheus.CounterOpts{Name: "vane_snapshot_flags_compiled_total",
+			Help: "Flags compiled by snapshot builds: a change costs the flags it touched, a first load the environment."}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vane_sse_connections",
 			Help: "Open Server-Sent Events streams (SDK and OFREP)."}),
 		changeNotices: prometheus.NewCounter(prometheus.CounterOpts{Name: "vane_change_notices_total",
@@ -72,7 +75,7 @@ func New(db *sql.DB) *Metrics {
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vane_webhook_deliveries_total",
 			Help: "Webhook delivery attempts, by outcome (succeeded, retrying, failed)."}, []string{"outcome"}),
 	}
-	r.MustRegister(m.evaluations, m.requests, m.rebuilds, m.streams, m.changeNotices, m.changeLag, m.tasks, m.guardChecks,
+	r.MustRegister(m.evaluations, m.requests, m.rebuilds, m.compiled, m.streams, m.changeNotices, m.changeLag, m.tasks, m.guardChecks,
 		m.rollbacks, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
@@ -113,6 +116,9 @@ func (m *Metrics) Rebuilt(d time.Duration, err error) {
 	}
 	m.rebuilds.WithLabelValues(outcome).Observe(d.Seconds())
 }
+
+// Compiled counts flags compiled by a snapshot build.
+func (m *Metrics) Compiled(n int) { m.compiled.Add(float64(n)) }
 
 // Streams moves the open-stream gauge by delta.
 func (m *Metrics) Streams(delta int) { m.streams.Add(float64(delta)) }
