@@ -78,6 +78,7 @@ type entry struct {
 	failedAt  atomic.Int64 // unix nanoseconds of the last failed rebuild
 	queued    atomic.Bool  // a background rebuild waits for build
 	position  int64        // the source's position the snapshot covers (guarded by build)
+	compiled  atomic.Int64 // flags compiled to keep this environment's snapshot current
 }
 
 // New makes a data plane over a source. Start loads it; until then it knows no key.
@@ -145,6 +146,18 @@ func (p *Plane) Rebuilds() int64 { return p.rebuilds.Load() }
 
 // FlagsCompiled counts the flags compiled since start: a change costs the flags it touches.
 func (p *Plane) FlagsCompiled() int64 { return p.compiles.Load() }
+
+// FlagsCompiledIn counts the flags compiled to keep one environment's snapshot current (builds
+// afresh for Build not included).
+func (p *Plane) FlagsCompiledIn(envID string) int64 {
+	p.mu.RLock()
+	e := p.envs[envID]
+	p.mu.RUnlock()
+	if e == nil {
+		return 0
+	}
+	return e.compiled.Load()
+}
 
 func (p *Plane) run() {
 	defer p.wg.Done()
@@ -401,6 +414,7 @@ func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 	if snap == cur {
 		return cur, nil
 	}
+	e.compiled.Add(int64(snap.compiled))
 	e.ptr.Store(snap)
 	if cur != nil && snap.Version > cur.Version {
 		p.notify(snap)

@@ -31,6 +31,7 @@ type Snapshot struct {
 	parts          *parts       // the SDK configuration piece by piece, for /sdk/config and patches
 	serial         uint64       // unique within the plane: what a derived snapshot names as its base
 	gen            atomic.Int64 // the entry's generation this snapshot is current for
+	compiled       int          // flags compiled to make it
 	bulk           [2]bulkSlot  // bulk evaluation plans: server keys, client keys
 }
 
@@ -223,10 +224,10 @@ func (p *Plane) derive(base *Snapshot, cfg *Config) (*Snapshot, error) {
 	}
 	s.flags = flags.done()
 	s.Keys, s.ClientKeys = keys.apply()
-	compiled := len(cfg.Flags) + len(again)
-	p.compiles.Add(int64(compiled))
+	s.compiled = len(cfg.Flags) + len(again)
+	p.compiles.Add(int64(s.compiled))
 	if p.hooks.Compiled != nil {
-		p.hooks.Compiled(compiled)
+		p.hooks.Compiled(s.compiled)
 	}
 	if err := pt.setHeader(env.Key, env.Version); err != nil {
 		return nil, err
