@@ -507,38 +507,29 @@ func fieldIs(name, field string) bool {
 
 // decodeEvaluateRequest reads source 000's evaluation body.
 func decodeEvaluateRequest(body []byte, req *EvaluateRequest) error {
-	p := bodyParser{data: body}
-	for name, ok := p.first(); ok; name, ok = p.next() {
-		var err error
-		switch {
-		case fieldIs(name, "user_id"):
-			req.UserID, err = p.value("user_id")
-		case fieldIs(name, "org_id"):
-			req.OrgID, err = p.value("org_id")
-		case fieldIs(name, "attributes"):
-			err = p.object("attributes", &req.Attributes)
-		case fieldIs(name, "context"):
-			err = p.object("context", &req.Context)
-		default:
-			p.skipValue()
-		}
-		p.read(err)
-	}
-	return p.end()
+	return decodeEvaluationBody(body, &req.UserID, &req.OrgID, &req.Attributes, &req.Context)
 }
 
 // decodeBulkEvaluateRequest reads source 003's body for every flag at once.
 func decodeBulkEvaluateRequest(body []byte, req *BulkEvaluateRequest) error {
+	return decodeEvaluationBody(body, &req.UserID, &req.OrgID, &req.Attributes, nil)
+}
+
+// decodeEvaluationBody reads the members both bodies have, and "context" when ctx is not nil (the
+// bulk body knows no such field: there it is skipped like any unknown one).
+func decodeEvaluationBody(body []byte, user, org *any, attrs, ctx *map[string]any) error {
 	p := bodyParser{data: body}
 	for name, ok := p.first(); ok; name, ok = p.next() {
 		var err error
 		switch {
 		case fieldIs(name, "user_id"):
-			req.UserID, err = p.value("user_id")
+			*user, err = p.value("user_id")
 		case fieldIs(name, "org_id"):
-			req.OrgID, err = p.value("org_id")
+			*org, err = p.value("org_id")
 		case fieldIs(name, "attributes"):
-			err = p.object("attributes", &req.Attributes)
+			err = p.object("attributes", attrs)
+		case ctx != nil && fieldIs(name, "context"):
+			err = p.object("context", ctx)
 		default:
 			p.skipValue()
 		}

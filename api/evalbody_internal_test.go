@@ -88,6 +88,13 @@ func sameDecoding(t *testing.T, body string) {
 	if werr == nil && gerr == nil && !reflect.DeepEqual(want, got) {
 		t.Errorf("decode(%.80q) = %#v, encoding/json %#v", body, got, want)
 	}
+	var wantB, gotB BulkEvaluateRequest
+	werr = referenceEvaluate(b, &wantB)
+	gerr = decodeBulkEvaluateRequest(b, &gotB)
+	compareErrs(t, "BulkEvaluateRequest", body, werr, gerr)
+	if werr == nil && gerr == nil && !reflect.DeepEqual(wantB, gotB) {
+		t.Errorf("bulk decode(%.80q) = %#v, encoding/json %#v", body, gotB, wantB)
+	}
 	var wantO, gotO OFREPRequest
 	werr = referenceEvaluate(b, &wantO)
 	gerr = decodeOFREPRequest(b, &gotO)
