@@ -157,7 +157,10 @@ func (p *bodyParser) malformed(err error) error {
 // skips the value.
 func (p *bodyParser) wrongType(field, want string) error {
 	start := p.pos
-	if _, err := p.value(field); err != nil {
+	p.skip = true // the type is what is wrong, whatever the value holds
+	_, err := p.value(field)
+	p.skip = false
+	if err != nil {
 		return err
 	}
 	if p.typeErr == nil {
@@ -436,10 +439,11 @@ func (p *bodyParser) str() (string, error) {
 					return "", p.fail("invalid character in \\u escape")
 				}
 				if utf16.IsSurrogate(r) {
-					// A pair makes one character; a lone half is U+FFFD, as encoding/json has it.
-					if r2, ok := p.lowSurrogate(); ok {
-						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-							buf = utf8.AppendRune(buf, dec)
+					// A high half followed by a low one makes one character; a lone half is
+					// U+FFFD, as encoding/json has it.
+					if r < 0xDC00 {
+						if r2, ok := p.lowSurrogate(); ok {
+							buf = utf8.AppendRune(buf, utf16.DecodeRune(r, r2))
 							continue
 						}
 					}

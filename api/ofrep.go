@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -61,7 +60,7 @@ func ofrepContext(c *gin.Context) (ctx engine.Context, code, details string) {
 	switch trimmed := bytes.TrimSpace(body); {
 	case len(trimmed) > 0 && trimmed[0] == '{': // every OFREP client's body: the fast decoder
 		if err := decodeOFREPRequest(trimmed, &req); err != nil {
-			if e, ok := errs.As(err); ok && len(e.Details) == 1 && e.Details[0].Field == "context" && strings.HasPrefix(e.Details[0].Message, "must be an object") {
+			if e, ok := errs.As(err); ok && len(e.Details) == 1 && e.Details[0].Field == "context" {
 				return nil, "INVALID_CONTEXT", "context must be a JSON object"
 			}
 			return nil, "PARSE_ERROR", "the request body is not valid JSON"

@@ -33,7 +33,7 @@ type parts struct {
 	docLen int
 
 	mu      sync.Mutex
-	patches map[int64][]byte // previous version → the patch from it, computed once per snapshot
+	patches map[uint64][]byte // previous snapshot's serial → the patch from it, computed once per snapshot
 }
 
 // flagChanged records that a flag's JSON went from old's to next's (either nil or archived: none).
@@ -227,11 +227,11 @@ func split(changes map[string]bool, piece func(string) []byte) (upserted map[str
 // that changed, in full, and the keys of those deleted, with previous_version = prev.Version so a
 // client holding another version knows it missed one. From the snapshot s was derived from, it
 // costs what changed; from an older one, a comparison of every piece. It is computed once per
-// pair of versions, however many streams send it.
+// pair of snapshots, however many streams send it.
 func (s *Snapshot) PatchFrom(prev *Snapshot) []byte {
 	s.parts.mu.Lock()
 	defer s.parts.mu.Unlock()
-	if b, ok := s.parts.patches[prev.Version]; ok {
+	if b, ok := s.parts.patches[prev.serial]; ok {
 		return b
 	}
 	flagChanges, segChanges := s.parts.changedFlags, s.parts.changedSegments
@@ -256,11 +256,11 @@ func (s *Snapshot) PatchFrom(prev *Snapshot) []byte {
 	b = appendKeys(b, goneSegs)
 	b = append(b, '}')
 	if s.parts.patches == nil {
-		s.parts.patches = map[int64][]byte{}
+		s.parts.patches = map[uint64][]byte{}
 	}
 	if len(s.parts.patches) >= 4 { // a stream rarely lags more than a version or two behind
 		clear(s.parts.patches)
 	}
-	s.parts.patches[prev.Version] = b
+	s.parts.patches[prev.serial] = b // by snapshot, not version: two snapshots may share a version
 	return b
 }

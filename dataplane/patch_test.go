@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
 	vane "github.com/vanehq/vane/sdk/go"
@@ -204,4 +205,48 @@ func TestConfigJSONShared(t *testing.T) {
 		t.Error("the document assembled again differs")
 	}
 	_, _ = a, b
+}
+
+// TestPatchesAreBySnapshot: two snapshots of one version may serve different content (a snapshot
+// read while a write committed); a patch to the next one is computed for each, never shared
+// because the versions match.
+func TestPatchesAreBySnapshot(t *testing.T) {
+	a := snapshotOf(t, 3, patchFlags(10, 1), nil)
+	changed := patchFlags(10, 2)[4]
+	changed.Status = engine.Disabled
+	a2, err := testPlane.derive(a, &Config{Environment: Environment{ID: "env-1", Key: "production", Version: 3}, Partial: true,
+		Flags: []FlagConfig{{Flag: changed}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := testPlane.derive(a2, &Config{Environment: Environment{ID: "env-1", Key: "production", Version: 4}, Partial: true,
+		DeletedFlags: []string{"flag-0009"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p vane.Patch
+	if err := json.Unmarshal(b.PatchFrom(a2), &p); err != nil || len(p.Flags) != 0 || len(p.DeletedFlags) != 1 {
+		t.Fatalf("patch from the snapshot just before = %s (%v)", b.PatchFrom(a2), err)
+	}
+	if err := json.Unmarshal(b.PatchFrom(a), &p); err != nil || len(p.Flags) != 1 || p.Flags[0].Key != "flag-0004" {
+		t.Fatalf("patch from the other snapshot of version 3 = %s (%v), want flag-0004 in it", b.PatchFrom(a), err)
+	}
+}
+
+// TestVariationListsSharedOnlyWhenEqual: lists of variations are shared between flags only when
+// they are equal, whatever bytes their fields hold.
+func TestVariationListsSharedOnlyWhenEqual(t *testing.T) {
+	vs := variationSets{}
+	a := []engine.Variation{{ID: "a", Description: "d\x01b", Value: json.RawMessage("1")}, {ID: "c", Value: json.RawMessage("2")}}
+	b := []engine.Variation{{ID: "a", Description: "d", Value: json.RawMessage("1")}, {ID: "b\x01c", Value: json.RawMessage("2")}}
+	if got := vs.of(a); &got[0] != &a[0] {
+		t.Fatal("the first list is not kept")
+	}
+	if got := vs.of(b); got[1].ID != "b\x01c" {
+		t.Errorf("a different list was given another's variations: %+v", got)
+	}
+	c := slices.Clone(a)
+	if got := vs.of(c); &got[0] != &a[0] {
+		t.Error("an equal list is not shared")
+	}
 }

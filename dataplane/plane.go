@@ -374,8 +374,8 @@ func (p *Plane) rebuild(ctx context.Context, envID string) (*Snapshot, error) {
 	start := time.Now()
 	p.rebuilds.Add(1)
 	cfg, err := p.src.Config(ctx, envID, since)
-	if err == nil && cur != nil && cfg.unnamed(cur) {
-		// The version moved and the history names nothing: a write that kept no history. Load it all.
+	if err == nil && cur != nil && cfg.incomplete(cur) {
+		// The version moved more than the history accounts for: a write that kept no history. Load it all.
 		cfg, err = p.src.Config(ctx, envID, 0)
 	}
 	var snap *Snapshot

@@ -267,10 +267,17 @@ func (vs variationSets) of(list []engine.Variation) []engine.Variation {
 		key = append(key, 1)
 	}
 	if shared, ok := vs[string(key)]; ok {
-		return shared
+		if slices.EqualFunc(shared, list, sameVariation) {
+			return shared
+		}
+		return list // another list with the same key (fields holding the separators): not shared
 	}
 	vs[string(key)] = list
 	return list
+}
+
+func sameVariation(a, b engine.Variation) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Description == b.Description && string(a.Value) == string(b.Value)
 }
 
 // segmentsOfConditions appends the segments that conditions name.

@@ -88,7 +88,11 @@ type Config struct {
 	// Partial says Flags and Segments are only those that changed after since, and DeletedFlags
 	// and DeletedSegments name those gone (or, for flags, no longer served here); otherwise Flags
 	// and Segments are everything and the Deleted lists are empty.
-	Partial         bool
+	Partial bool
+	// Changes is, in a partial answer, how many changes to this environment it covers: each moved
+	// the environment's version by one, so a version that moved by more means a change the
+	// source's history missed (a node of an older release wrote it), and the plane loads it all.
+	Changes         int
 	Flags           []FlagConfig
 	Segments        []engine.Segment
 	DeletedFlags    []string
@@ -100,10 +104,10 @@ func (c *Config) unchanged(snap *Snapshot) bool {
 	return c.Partial && c.names() == 0 && c.Environment.Version == snap.Version && c.Environment.Key == snap.EnvironmentKey
 }
 
-// unnamed reports whether a partial answer names nothing although the environment's version moved
-// since snap: the source's history missed a change, so it cannot be trusted for this one.
-func (c *Config) unnamed(snap *Snapshot) bool {
-	return c.Partial && c.names() == 0 && c.Environment.Version != snap.Version
+// incomplete reports whether a partial answer does not account for every move of the
+// environment's version since snap: the source's history missed a change, so it cannot be trusted.
+func (c *Config) incomplete(snap *Snapshot) bool {
+	return c.Partial && c.Environment.Version-snap.Version != int64(c.Changes)
 }
 
 func (c *Config) names() int {

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -331,11 +332,22 @@ func SegmentsByKeys(db *gorm.DB, orgID, projectID string, keys []string) ([]Segm
 	return rows, Translate(err, "segments")
 }
 
-// ConfigChangesSince lists a project's configuration changes numbered after since, oldest first.
-func ConfigChangesSince(db *gorm.DB, projectID string, since int64) ([]ConfigChangeRow, error) {
+// ConfigChangesBetween lists a project's configuration changes numbered after since and up to
+// until, oldest first.
+func ConfigChangesBetween(db *gorm.DB, projectID string, since, until int64) ([]ConfigChangeRow, error) {
 	var rows []ConfigChangeRow
-	err := db.Where("project_id = ? AND seq > ?", projectID, since).Order("seq").Find(&rows).Error
+	err := db.Where("project_id = ? AND seq > ? AND seq <= ?", projectID, since, until).Order("seq").Find(&rows).Error
 	return rows, Translate(err, "configuration changes")
+}
+
+// ReadConsistent runs fn in a read-only transaction that sees the database at one moment:
+// REPEATABLE READ on Postgres, a deferred transaction on SQLite (one snapshot in WAL mode).
+func ReadConsistent(db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.Name() == "postgres" {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return Translate(db.Transaction(fn, opts), "configuration")
 }
 
 // PruneConfigChanges deletes the history of changes made before a time.

@@ -362,3 +362,45 @@ func TestPrunedHistoryLoadsWhole(t *testing.T) {
 	}
 	sameSnapshot(t, "pruning", got, want)
 }
+
+// TestWriteWithoutHistoryLoadsWhole: a node of an older release changes a configuration without
+// recording it in the history (it only bumps the environment's version); when another change
+// is recorded before this node next looks, the version moved more than the history accounts for,
+// and the environment is loaded whole rather than missing the unrecorded change.
+func TestWriteWithoutHistoryLoadsWhole(t *testing.T) {
+	t.Parallel()
+	fx := newIncrementalFixture(t, 5)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		fx.step() // three flags
+	}
+	id := fx.envIDs[0]
+	if _, err := fx.env.Plane.Get(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	legacy, recorded := fx.flags[0], fx.flags[1]
+	err := fx.env.DB.Exec(`UPDATE flag_configs SET status = 'DISABLED' WHERE environment_id = ? AND flag_id = (SELECT id FROM flags WHERE key = ? AND org_id = ?)`,
+		id, legacy, fx.sc.OrgID).Error
+	if err == nil {
+		err = fx.env.DB.Exec(`UPDATE environments SET config_version = config_version + 1 WHERE id = ?`, id).Error
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pct := 30.0
+	if _, err := fx.env.Svc.Flags.PatchConfig(ctx, fx.sc, "default", recorded, "production", services.ConfigPatch{RolloutPercentage: &pct}, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fx.env.Plane.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fx.env.Plane.Build(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Flag(legacy).Status != engine.Disabled {
+		t.Errorf("%s is %s in the kept snapshot, want the unrecorded DISABLED", legacy, got.Flag(legacy).Status)
+	}
+	sameSnapshot(t, "a write without history, then one with", got, want)
+}

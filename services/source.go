@@ -66,49 +66,53 @@ const maxPartial = 1000
 // Config loads what one environment serves. With since (a Position this source gave) it answers
 // with only the flags and segments changed after it, from the project's history of changes; it
 // loads everything on the first call, when the history kept no longer reaches back to since, or
-// when a change named nothing in particular.
+// when a change named nothing in particular. Every statement reads the same moment of the
+// database, so the version, the position and what is served agree.
 func (src *Source) Config(ctx context.Context, envID string, since int64) (*dataplane.Config, error) {
-	db := src.s.db.WithContext(ctx)
-	env, seq, err := models.EnvironmentWithSeq(db, envID)
-	if err != nil {
-		return nil, err
-	}
-	out := &dataplane.Config{
-		Environment: dataplane.Environment{ID: env.ID, Key: env.Key, OrgID: env.OrgID, ProjectID: env.ProjectID, Version: env.ConfigVersion},
-		Position:    seq,
-	}
-	if since > 0 && since <= seq {
-		flags, segs, ok, err := changedSince(db, env, since, seq)
+	var out *dataplane.Config
+	err := models.ReadConsistent(src.s.db.WithContext(ctx), func(db *gorm.DB) error {
+		env, seq, err := models.EnvironmentWithSeq(db, envID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if ok {
-			out.Partial = true
-			return out, src.loadChanged(db, env, out, flags, segs)
+		out = &dataplane.Config{
+			Environment: dataplane.Environment{ID: env.ID, Key: env.Key, OrgID: env.OrgID, ProjectID: env.ProjectID, Version: env.ConfigVersion},
+			Position:    seq,
 		}
-	}
-	return out, src.loadAll(db, env, out)
+		if since > 0 && since <= seq {
+			flags, segs, changes, ok, err := changedSince(db, env, since, seq)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out.Partial, out.Changes = true, changes
+				return src.loadChanged(db, env, out, flags, segs)
+			}
+		}
+		return src.loadAll(db, env, out)
+	})
+	return out, err
 }
 
-// changedSince reads the flags and segments of an environment changed after since, up to seq at
-// least; ok is false when the history cannot tell (pruned, or a change that named nothing).
-func changedSince(db *gorm.DB, env *models.Environment, since, seq int64) (flags, segs []string, ok bool, err error) {
+// changedSince reads the flags and segments of an environment changed after since, up to seq,
+// and how many of those changes concerned the environment; ok is false when the history cannot
+// tell (pruned, or a change that named nothing).
+func changedSince(db *gorm.DB, env *models.Environment, since, seq int64) (flags, segs []string, changes int, ok bool, err error) {
 	if since == seq {
-		return nil, nil, true, nil
+		return nil, nil, 0, true, nil
 	}
-	rows, err := models.ConfigChangesSince(db, env.ProjectID, since)
+	rows, err := models.ConfigChangesBetween(db, env.ProjectID, since, seq)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, 0, false, err
 	}
-	numbers := map[int64]bool{}
+	numbers, here := map[int64]bool{}, map[int64]bool{}
 	seenFlag, seenSeg := map[string]bool{}, map[string]bool{}
 	for _, r := range rows {
-		if r.Seq <= seq {
-			numbers[r.Seq] = true
-		}
+		numbers[r.Seq] = true
 		if r.EnvironmentID != "" && r.EnvironmentID != env.ID {
 			continue
 		}
+		here[r.Seq] = true
 		switch r.Kind {
 		case models.ChangedFlag:
 			if !seenFlag[r.Key] {
@@ -121,13 +125,13 @@ func changedSince(db *gorm.DB, env *models.Environment, since, seq int64) (flags
 				segs = append(segs, r.Key)
 			}
 		default:
-			return nil, nil, false, nil
+			return nil, nil, 0, false, nil
 		}
 	}
 	if int64(len(numbers)) != seq-since || len(flags)+len(segs) > maxPartial {
-		return nil, nil, false, nil
+		return nil, nil, 0, false, nil
 	}
-	return flags, segs, true, nil
+	return flags, segs, len(here), true, nil
 }
 
 // loadChanged loads the named flags (with their configuration here) and segments into out; those
