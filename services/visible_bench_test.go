@@ -3,6 +3,7 @@ package services_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"testing"
@@ -108,18 +109,23 @@ func report(b *testing.B, name string, ds []time.Duration) {
 
 // snapshotBytesPerFlag is the heap one more snapshot of the environment holds, per flag: compiled
 // flags, their JSON, the key lists and the table (counters are made on first evaluation, and the
-// whole SDK document only while a request holds it).
+// whole SDK document only while a request holds it). The least of three measures: background work
+// (a poll, a flush) can only add to one.
 func snapshotBytesPerFlag(tb testing.TB, env *testenv.Env, envID string, n int) float64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	keep, err := env.Plane.Build(context.Background(), envID)
-	if err != nil {
-		tb.Fatal(err)
+	least := math.MaxFloat64
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		keep, err := env.Plane.Build(context.Background(), envID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(keep)
+		least = min(least, float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(n))
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(keep)
-	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+	return least
 }
