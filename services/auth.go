@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,6 +27,8 @@ type Auth struct {
 	local localCounters
 	// clean are the addresses recently found under the refused-API-key limit.
 	clean cleanAddresses
+	// tokens are the access tokens verified already.
+	tokens verifiedTokens
 }
 
 func mustDummyHash(cost int) []byte {
@@ -159,6 +162,10 @@ func (a *Auth) issueAs(tx *gorm.DB, u *models.User, family, id, secret string) (
 // ParseAccessToken checks an access token's signature (HS256 only), issuer, audience and times,
 // and returns the principal it names. It touches no database.
 func (a *Auth) ParseAccessToken(raw string) (*Principal, error) {
+	now := a.s.clock.Now()
+	if p, ok := a.tokens.get(raw, now); ok {
+		return p, nil
+	}
 	var c accessClaims
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.s.cfg.JWTSecret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -177,7 +184,45 @@ func (a *Auth) ParseAccessToken(raw string) (*Principal, error) {
 	if c.Subject == "" {
 		return nil, errs.Unauthorizedf("the access token is not valid")
 	}
-	return &Principal{Kind: PrincipalUser, ID: c.Subject, Name: c.Email, Email: c.Email}, nil
+	p := Principal{Kind: PrincipalUser, ID: c.Subject, Name: c.Email, Email: c.Email}
+	a.tokens.put(raw, p, c.ExpiresAt.Time)
+	return &p, nil
+}
+
+// verifiedTokens remembers access tokens already verified, until they expire: a signed token's
+// answer cannot change before then (access tokens are not revocable; they are short-lived), so a
+// client's next request skips the signature and claims checks.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	p   Principal
+	exp time.Time
+}
+
+// maxVerifiedTokens bounds the tokens remembered; past it they are forgotten at once.
+const maxVerifiedTokens = 10000
+
+func (v *verifiedTokens) get(raw string, now time.Time) (*Principal, bool) {
+	v.mu.Lock()
+	t, ok := v.m[raw]
+	v.mu.Unlock()
+	if !ok || !now.Before(t.exp) {
+		return nil, false
+	}
+	p := t.p // a copy: callers may change theirs
+	return &p, true
+}
+
+func (v *verifiedTokens) put(raw string, p Principal, exp time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerifiedTokens {
+		v.m = make(map[string]verifiedToken)
+	}
+	v.m[raw] = verifiedToken{p: p, exp: exp}
 }
 
 // Login checks a username or email and password. Unknown users and wrong passwords get the same
