@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Management-read load test: GET /api/v1/orgs/{org}/projects/{project}/flags?limit=50 on a project
 # of FLAGS flags (default 1000, each with a rule in production), with a user's JWT and with an API
-# key, wrk 2 threads and 64 connections, 10 s each (DURATION overrides). Traffic goes to 127.0.0.1.
+# key, wrk 2 threads and 64 connections, 10 s each (DURATION overrides), after 5 s of warm-up.
+# Traffic goes to 127.0.0.1.
 #   scripts/load/flags.sh                  embedded SQLite, in-process Redis
 #   DB=postgres scripts/load/flags.sh      Postgres at PG_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 #                                          in a schema of its own that is dropped afterwards
@@ -64,6 +65,9 @@ run() { # name credential url
   out=$(AUTH="$2" wrk -t2 -c"$CONNS" -d"$DURATION" -s scripts/load/get.lua "$3" | grep '^RESULT')
   echo "$1 ${out#RESULT }"
 }
+# Warm up (caches built, the database settled after the seeding) before anything is measured.
+AUTH="$token" wrk -t2 -c"$CONNS" -d3s -s scripts/load/get.lua "$flags?limit=50" >/dev/null
+AUTH="$apikey" wrk -t2 -c"$CONNS" -d2s -s scripts/load/get.lua "$flags?limit=50" >/dev/null
 echo "== wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, $DB, $FLAGS flags"
 run "flags?limit=50 jwt          " "$token" "$flags?limit=50"
 run "flags?limit=50 api-key      " "$apikey" "$flags?limit=50"
