@@ -34,9 +34,15 @@ func readBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// readAll reads a request's body, in one allocation when its length is declared.
+// preallocBody is the largest declared length read in one allocation made up front: beyond it the
+// buffer grows with the bytes that arrive, so a client that declares a large body and sends
+// little holds little memory.
+const preallocBody = 64 << 10
+
+// readAll reads a request's body, in one allocation when its declared length is small (every
+// evaluation body).
 func readAll(r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
+	if n := r.ContentLength; n > 0 && n <= preallocBody {
 		body := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, err

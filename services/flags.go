@@ -500,13 +500,18 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		return FlagPage{}, err
 	}
 	var p *models.Project
-	if len(envs) > 0 {
+	if len(envs) > 0 && sameProject(envs) {
 		p = &models.Project{ID: envs[0].ProjectID, OrgID: sc.OrgID, Key: projectRef}
 		if b := sc.Principal; b != nil && b.ProjectID != "" && b.ProjectID != p.ID {
 			return FlagPage{}, errs.NotFoundf("project not found")
 		}
-	} else if p, err = fl.project(db, sc, projectRef); err != nil {
-		return FlagPage{}, err
+	} else { // no environments, or a reference that is one project's key and another's id
+		if p, err = fl.project(db, sc, projectRef); err != nil {
+			return FlagPage{}, err
+		}
+		if envs, err = models.EnvironmentsOfProject(db, sc.OrgID, p.ID); err != nil {
+			return FlagPage{}, err
+		}
 	}
 	filter := models.FlagFilter{Q: o.Q, Tag: o.Tag, Archived: o.Archived}
 	if o.Status != "" {
@@ -549,6 +554,16 @@ func (fl *Flags) List(ctx context.Context, sc Scope, projectRef string, o FlagLi
 		return FlagPage{}, err
 	}
 	return fl.lists.put(key, versions, gen, now, page), nil
+}
+
+// sameProject reports whether environments all belong to one project.
+func sameProject(envs []models.Environment) bool {
+	for _, e := range envs {
+		if e.ProjectID != envs[0].ProjectID {
+			return false
+		}
+	}
+	return true
 }
 
 // list builds a page of flags with their configurations in the environments the scope sees.

@@ -404,3 +404,36 @@ func TestWriteWithoutHistoryLoadsWhole(t *testing.T) {
 	}
 	sameSnapshot(t, "a write without history, then one with", got, want)
 }
+
+// TestFlagListOfAnAmbiguousReference: a reference that is one project's id and another's key
+// lists the flags of the project every other route picks for it.
+func TestFlagListOfAnAmbiguousReference(t *testing.T) {
+	t.Parallel()
+	fx := newIncrementalFixture(t, 9)
+	ctx := context.Background()
+	a, err := fx.env.Svc.Projects.Get(ctx, fx.sc, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.env.Svc.Projects.Create(ctx, fx.sc, services.ProjectInput{Key: a.ID, Name: "Key like an id"}); err != nil {
+		t.Fatal(err)
+	}
+	for project, key := range map[string]string{"default": "flag-of-default", a.ID: "flag-of-the-other"} {
+		if _, err := fx.env.Svc.Flags.Create(ctx, fx.sc, project, services.FlagInput{Key: key, Name: key, Type: engine.Boolean}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	picked, err := fx.env.Svc.Projects.Get(ctx, fx.sc, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := fx.env.Svc.Flags.List(ctx, fx.sc, a.ID, services.FlagListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range page.Items {
+		if f.ProjectID != picked.ID {
+			t.Errorf("the list of %q shows %s of project %s; the project routes pick %s", a.ID, f.Key, f.ProjectID, picked.ID)
+		}
+	}
+}
