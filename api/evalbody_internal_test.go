@@ -84,26 +84,20 @@ func sameDecoding(t *testing.T, body string) {
 	if len(b) == 0 || b[0] != '{' {
 		return // refused by readBody before either decoder
 	}
-	var want, got EvaluateRequest
-	werr := referenceEvaluate(b, &want)
-	gerr := decodeEvaluateRequest(b, &got)
-	compareErrs(t, "EvaluateRequest", body, werr, gerr)
+	sameAs(t, "EvaluateRequest", b, decodeEvaluateRequest)
+	sameAs(t, "BulkEvaluateRequest", b, decodeBulkEvaluateRequest)
+	sameAs(t, "OFREPRequest", b, decodeOFREPRequest)
+}
+
+// sameAs compares one decoder of a body shape with encoding/json.
+func sameAs[T any](t *testing.T, what string, body []byte, decode func([]byte, *T) error) {
+	t.Helper()
+	var want, got T
+	werr := referenceEvaluate(body, &want)
+	gerr := decode(body, &got)
+	compareErrs(t, what, string(body), werr, gerr)
 	if werr == nil && gerr == nil && !reflect.DeepEqual(want, got) {
-		t.Errorf("decode(%.80q) = %#v, encoding/json %#v", body, got, want)
-	}
-	var wantB, gotB BulkEvaluateRequest
-	werr = referenceEvaluate(b, &wantB)
-	gerr = decodeBulkEvaluateRequest(b, &gotB)
-	compareErrs(t, "BulkEvaluateRequest", body, werr, gerr)
-	if werr == nil && gerr == nil && !reflect.DeepEqual(wantB, gotB) {
-		t.Errorf("bulk decode(%.80q) = %#v, encoding/json %#v", body, gotB, wantB)
-	}
-	var wantO, gotO OFREPRequest
-	werr = referenceEvaluate(b, &wantO)
-	gerr = decodeOFREPRequest(b, &gotO)
-	compareErrs(t, "OFREPRequest", body, werr, gerr)
-	if werr == nil && gerr == nil && !reflect.DeepEqual(wantO, gotO) {
-		t.Errorf("OFREP decode(%.80q) = %#v, encoding/json %#v", body, gotO, wantO)
+		t.Errorf("%s: decode(%.80q) = %#v, encoding/json %#v", what, body, got, want)
 	}
 }
 
