@@ -182,7 +182,7 @@ func TestPlanProgressesThroughEveryStage(t *testing.T) {
 func TestEachStageAppliesOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	_, ro := f.useQueue(t)
+	q, ro := f.useQueue(t)
 	if _, err := f.env.Svc.Rollouts.Put(ctx, f.sc, "default", "checkout", "production", services.PlanInput{
 		Stages: []services.StageInput{{Percentage: 20}, {Percentage: 40, After: dur(time.Second)}, {Percentage: 80, After: dur(time.Second)}}}); err != nil {
 		t.Fatal(err)
@@ -210,8 +210,12 @@ func TestEachStageAppliesOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Two workers at once on the same queue.
+	// Two workers at once on the same queue. Each process's services hold the queue, as `vane serve`
+	// and `vane worker` connect it: a stage task standing for a later stage re-queues that stage
+	// through it (without it, the re-queue waited for the other worker's outbox dispatch, and failed
+	// the test when this worker happened to take every dispatch).
 	other := services.New(services.Deps{DB: f.env.DB, Redis: f.env.Redis.Client, Config: f.env.Config, Clock: f.env.Clock, Log: testenv.Logger(t)})
+	other.SetScheduler(q)
 	startWorker(t, f.env, f.env.Svc)
 	startWorker(t, f.env, other)
 	f.waitState(t, models.PlanCompleted, 10*time.Second)
