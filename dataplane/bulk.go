@@ -157,36 +157,80 @@ func newPlan(s *Snapshot, client bool) *bulkPlan {
 		keys = s.ClientKeys
 	}
 	pl := &bulkPlan{version: s.Version, client: client, envID: s.EnvironmentID}
-	var run [numFormats][]byte
+	items := make([]*bulkItem, len(keys))
+	var size [numFormats]int
 	for i, k := range keys {
-		f := s.Flag(k)
-		pc := newPieces(f)
+		it := s.Flag(k).bulkItem()
+		items[i] = it
+		if it.static {
+			size[OFREPFlags] += it.split + 1
+			size[ValueMap] += len(it.encoded) - it.split + 1
+		}
+	}
+	// Every run is a piece of one buffer per format, cut so that none can grow into the next.
+	var buf [numFormats][]byte
+	var start [numFormats]int
+	for fm := range buf {
+		buf[fm] = make([]byte, 0, size[fm])
+	}
+	cut := func() {
+		for fm := range buf {
+			pl.runs[fm] = append(pl.runs[fm], buf[fm][start[fm]:len(buf[fm]):len(buf[fm])])
+			start[fm] = len(buf[fm])
+		}
+	}
+	for i, it := range items {
 		if i > 0 {
-			for fm := range run {
-				run[fm] = append(run[fm], ',')
+			for fm := range buf {
+				buf[fm] = append(buf[fm], ',')
 			}
 		}
-		r, static := f.Static()
-		if !static {
-			for fm := range run {
-				pl.runs[fm] = append(pl.runs[fm], run[fm])
-				run[fm] = nil
-			}
-			pl.dynamic = append(pl.dynamic, pc)
+		if !it.static {
+			cut()
+			pl.dynamic = append(pl.dynamic, it.pieces)
 			continue
 		}
-		for fm := range run {
-			run[fm] = pc.appendItem(run[fm], BulkFormat(fm), r)
-		}
-		pl.reasons[reasonIndex(r.Reason)]++
-		if f.ConfigID != "" && r.Variation >= 0 && r.Variation < len(f.Variations) {
-			pl.static = append(pl.static, staticServe{f: f, variation: r.Variation})
+		buf[OFREPFlags] = append(buf[OFREPFlags], it.encoded[:it.split]...)
+		buf[ValueMap] = append(buf[ValueMap], it.encoded[it.split:]...)
+		pl.reasons[reasonIndex(it.result.Reason)]++
+		if f := it.f; f.ConfigID != "" && it.result.Variation >= 0 && it.result.Variation < len(f.Variations) {
+			pl.static = append(pl.static, staticServe{f: f, variation: it.result.Variation})
 		}
 	}
-	for fm := range run {
-		pl.runs[fm] = append(pl.runs[fm], run[fm])
-	}
+	cut()
 	return pl
+}
+
+// bulkItem is a flag's part of every bulk response, encoded once per compiled flag, so that the
+// snapshots sharing the flag share it and a plan is prepared by copying, not encoding: the
+// answers of a flag that does not depend on the context, else the pieces a request assembles its
+// answers from.
+type bulkItem struct {
+	f       *Flag
+	static  bool
+	result  engine.Result // static: what everyone is served
+	encoded []byte        // static: the OFREP item, then the map item
+	split   int           // static: where the map item begins
+	pieces  *pieces       // dynamic: the flag's pieces
+}
+
+// bulkItem returns the flag's bulk item, encoding it on first use.
+func (f *Flag) bulkItem() *bulkItem {
+	if it := f.bulk.Load(); it != nil {
+		return it
+	}
+	pc := newPieces(f)
+	it := &bulkItem{f: f, pieces: pc}
+	if r, static := f.Static(); static {
+		it.static, it.result, it.pieces = true, r, nil
+		it.encoded = pc.appendItem(nil, OFREPFlags, r)
+		it.split = len(it.encoded)
+		it.encoded = pc.appendItem(it.encoded, ValueMap, r)
+	}
+	if !f.bulk.CompareAndSwap(nil, it) {
+		return f.bulk.Load()
+	}
+	return it
 }
 
 // Bulk is one bulk evaluation, ready to write. Release it once written.

@@ -53,6 +53,7 @@ type Flag struct {
 	piece         []byte   // its JSON in the SDK configuration (nil: archived, not in it)
 	segments      []string // the segments its rules name, to compile it again when one changes
 	tally         atomic.Pointer[tally]
+	bulk          atomic.Pointer[bulkItem] // its part of bulk responses, made on the first bulk request
 }
 
 // Flag returns a flag of the snapshot by key (archived flags included), or nil.

@@ -49,35 +49,54 @@ const (
 
 // AuthenticateFrom is Authenticate for a request from ip: a client whose API keys were refused
 // apiKeyFailuresPerIP times in apiKeyFailuresWindow (on any node) is refused (429) before its key
-// is checked. An address found under the limit is trusted for cleanFor on this node without
-// asking Redis again, unless a key it sends is refused meanwhile: every refused key is counted
-// fleet-wide and makes the next request from the address ask again, so guessing stays bounded,
-// while a client using a valid key costs one Redis round trip a second instead of one a request.
+// is checked, even a valid one (else the 429s would tell a guesser which keys are real).
+//
+// The limit is exact under concurrency: a key this node cannot vouch for from memory takes a place
+// under the address's count (one atomic step on Redis, shared by every node) before it is checked,
+// and gives it back if it was valid; a burst of parallel guesses therefore gets at most
+// apiKeyFailuresPerIP of them checked, however they spread over nodes. An address found under
+// the limit is trusted on this node for cleanFor, and while it is, a key the node's caches know to
+// be valid is let in without asking Redis: a client using a valid key costs two Redis round trips
+// a second instead of one a request, and sees another node's refusals of its address that late at
+// most. A key refused from a trusted address ends the trust at once.
 func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principal, error) {
 	if ip == "" || !strings.HasPrefix(cred, APIKeyPrefix) {
 		return a.Authenticate(ctx, cred)
 	}
 	addr := clientKey(ip)
-	key := a.s.cfg.RedisPrefix + "rate:api-key-401:ip:" + addr
 	now := a.s.now()
-	if !a.clean.has(addr, now) {
-		c, err := a.s.peekCounts(ctx, apiKeyFailuresWindow, key)
-		if err != nil {
-			return nil, err
+	if a.clean.has(addr, now) {
+		if p := a.cachedAPIKeyPrincipal(cred, now); p != nil {
+			return p, nil
 		}
-		if c[0].n >= apiKeyFailuresPerIP {
-			return nil, tooMany("too many invalid API keys from this address; try again later", c[0].ttl, apiKeyFailuresWindow)
-		}
-		a.clean.add(addr, now.Add(cleanFor))
+	}
+	key := a.s.cfg.RedisPrefix + "rate:api-key-401:ip:" + addr
+	c, err := a.s.countUp(ctx, apiKeyFailuresWindow, key)
+	if err != nil {
+		return nil, err
+	}
+	if c[0].n > apiKeyFailuresPerIP {
+		a.clean.remove(addr)
+		a.takeBack(ctx, key)
+		return nil, tooMany("too many invalid API keys from this address; try again later", c[0].ttl, apiKeyFailuresWindow)
 	}
 	p, err := a.Authenticate(ctx, cred)
 	if errs.KindOf(err) == errs.Unauthorized {
-		a.clean.remove(addr)
-		if _, cerr := a.s.countUp(ctx, apiKeyFailuresWindow, key); cerr != nil {
-			return nil, cerr
-		}
+		a.clean.remove(addr) // the place it took stays: one refusal counted
+		return nil, err
+	}
+	a.takeBack(ctx, key) // valid, or not decided (a dependency failed): nothing was refused
+	if err == nil {
+		a.clean.add(addr, now.Add(cleanFor))
 	}
 	return p, err
+}
+
+// takeBack gives back a place taken under an address's refused-key count.
+func (a *Auth) takeBack(ctx context.Context, key string) {
+	if err := a.s.countDown(context.WithoutCancel(ctx), apiKeyFailuresWindow, key); err != nil {
+		a.s.log.WarnContext(ctx, "take back a place under the refused-key limit", "err", err)
+	}
 }
 
 // cleanFor is how long an address found under the refused-key limit is not asked about again on
@@ -162,6 +181,28 @@ func (a *Auth) apiKeyPrincipal(ctx context.Context, secret string) (*Principal, 
 	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 		return nil, errs.Unauthorizedf("the API key has expired")
 	}
+	return a.apiKeyPrincipalOf(k, now), nil
+}
+
+// cachedAPIKeyPrincipal is the principal of an API key this node's caches hold as valid (not
+// revoked, not expired), nil if they do not: it never asks the database.
+func (a *Auth) cachedAPIKeyPrincipal(secret string, now time.Time) *Principal {
+	if !wellFormedAPIKey(secret) {
+		return nil
+	}
+	v, ok := a.s.cache.getCredential(apiKeyKey(keys.Hash(secret)))
+	if !ok {
+		return nil
+	}
+	k, _ := v.(*models.APIKey)
+	if k == nil || k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
+		return nil
+	}
+	return a.apiKeyPrincipalOf(k, now)
+}
+
+// apiKeyPrincipalOf is the principal of a valid API key, used now.
+func (a *Auth) apiKeyPrincipalOf(k *models.APIKey, now time.Time) *Principal {
 	a.s.APIKeys.markUsed(k.ID, now)
 	p := &Principal{Kind: PrincipalAPIKey, ID: k.ID, Name: k.Name, OrgID: k.OrgID, Scopes: strings.Split(k.Scopes, ",")}
 	if k.ProjectID != nil {
@@ -170,7 +211,7 @@ func (a *Auth) apiKeyPrincipal(ctx context.Context, secret string) (*Principal, 
 	if k.EnvironmentID != nil {
 		p.EnvironmentID = *k.EnvironmentID
 	}
-	return p, nil
+	return p
 }
 
 // ResolveOrg finds an organisation by slug or id, from the cache when it can. An organisation is
