@@ -167,9 +167,59 @@ func TestRefusedKeyLimitIsExactUnderBursts(t *testing.T) {
 	}
 	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
 	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
-	// The refusals were not counted: the address's count is its 60 refused keys.
-	n, err := s.Redis.Client.Get(context.Background(), s.Config.RedisPrefix+"rate:api-key-401:ip:192.0.2.10" /* the address of s.req */).Int()
+	// The refusals added nothing: the address's set holds its 60 refused keys.
+	n, err := s.Redis.Client.SCard(context.Background(), s.Config.RedisPrefix+"rate:api-keys-refused:ip:192.0.2.10" /* the address of s.req */).Result()
 	if err != nil || n != 60 {
-		t.Fatalf("the address's count is %d (%v), want 60", n, err)
+		t.Fatalf("the address's set holds %d keys (%v), want 60", n, err)
 	}
+}
+
+// TestValidKeysNeverTakeRefusedPlaces: parallel requests with valid keys are never refused by
+// the refused-key limit while it is not reached, whether the node has the key cached (it only
+// reads the count) or not (the parallel requests of one key take one place, given back), with 59
+// keys refused already; one node's trust covers a key it accepted, not other keys of the address.
+func TestValidKeysNeverTakeRefusedPlaces(t *testing.T) {
+	s := newServer(t)
+	a := s.newTenant("creds-valid")
+	b := s.secondNode(t)
+	waitFor(t, "both nodes hear the heartbeat", func() bool { return s.Svc.CredentialsCached() && b.node.CredentialsCached() })
+	o := "/api/v1/orgs/" + a.org.Slug
+	for i := 0; i < 59; i++ {
+		s.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusUnauthorized)
+	}
+	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200) // cached on s now
+	s.Clock.Advance(2 * time.Second)                                 // its trust lapsed
+	parallel := func(node *server, key string, n int) map[int]int {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		codes := map[int]int{}
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := node.req("GET", o+"/projects", nil, "auth", key)
+				mu.Lock()
+				if r.Code != 200 && codes[r.Code] == 0 {
+					t.Logf("%d: %s", r.Code, r.Body)
+				}
+				codes[r.Code]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return codes
+	}
+	if codes := parallel(s, a.keyRead, 150); codes[200] != 150 {
+		t.Fatalf("150 parallel requests with a cached valid key: %v", codes)
+	}
+	if codes := parallel(b, a.keyWrite, 150); codes[200] != 150 { // not cached on b: one place, given back
+		t.Fatalf("150 parallel requests with a valid key new to the node: %v", codes)
+	}
+	// The 60th refused key fills the set: b, which trusts (address, keyWrite) for its second, still
+	// lets keyWrite in, but not keyRead (valid, cached on b only by now... and not trusted there).
+	s.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusUnauthorized)
+	b.req("GET", o+"/projects", nil, "auth", a.keyWrite).want(t, 200)
+	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
+	s.Clock.Advance(1100 * time.Millisecond)
+	b.req("GET", o+"/projects", nil, "auth", a.keyWrite).want(t, http.StatusTooManyRequests)
 }

@@ -158,13 +158,13 @@ func newPlan(s *Snapshot, client bool) *bulkPlan {
 	}
 	pl := &bulkPlan{version: s.Version, client: client, envID: s.EnvironmentID}
 	items := make([]*bulkItem, len(keys))
-	var size [numFormats]int
+	size := [numFormats]int{len(keys), len(keys)} // the separators
 	for i, k := range keys {
 		it := s.Flag(k).bulkItem()
 		items[i] = it
 		if it.static {
-			size[OFREPFlags] += it.split + 1
-			size[ValueMap] += len(it.encoded) - it.split + 1
+			size[OFREPFlags] += it.split
+			size[ValueMap] += len(it.encoded) - it.split
 		}
 	}
 	// Every run is a piece of one buffer per format, cut so that none can grow into the next.

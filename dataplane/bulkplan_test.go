@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/vanehq/vane/sdk/go/engine"
 )
@@ -168,5 +169,22 @@ func TestDerivedBulkPlansMatchFreshOnes(t *testing.T) {
 			}
 		}
 		prev = next
+	}
+}
+
+// TestPlanRunsShareOneBuffer: a plan's runs are consecutive pieces of one buffer per format (it
+// was sized for every byte, separators included, so nothing was copied twice).
+func TestPlanRunsShareOneBuffer(t *testing.T) {
+	s := snapshotOf(t, 1, bulkFlags(1000, 1), nil)
+	for fm, runs := range s.plan(false).runs {
+		if len(runs) != 6 { // 5 flags of 1 000 depend on the context
+			t.Fatalf("format %d: %d runs", fm, len(runs))
+		}
+		for i := 1; i < len(runs); i++ {
+			prev := runs[i-1]
+			if len(prev) > 0 && len(runs[i]) > 0 && unsafe.Add(unsafe.Pointer(unsafe.SliceData(prev)), len(prev)) != unsafe.Pointer(unsafe.SliceData(runs[i])) {
+				t.Fatalf("format %d: run %d does not follow run %d in one buffer", fm, i, i-1)
+			}
+		}
 	}
 }

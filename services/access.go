@@ -40,92 +40,112 @@ func (a *Auth) Authenticate(ctx context.Context, cred string) (*Principal, error
 	}
 }
 
-// API keys refused per client IP (429 with Retry-After beyond), so guessing from one address is
-// bounded whatever the caches hold.
+// Different API keys refused per client IP (429 with Retry-After beyond), so guessing from one
+// address is bounded whatever the caches hold.
 const (
-	apiKeyFailuresPerIP  = 60
-	apiKeyFailuresWindow = time.Minute
+	apiKeysRefusedPerIP  = 60
+	apiKeysRefusedWindow = time.Minute
 )
 
-// AuthenticateFrom is Authenticate for a request from ip: a client whose API keys were refused
-// apiKeyFailuresPerIP times in apiKeyFailuresWindow (on any node) is refused (429) before its key
-// is checked, even a valid one (else the 429s would tell a guesser which keys are real).
+// AuthenticateFrom is Authenticate for a request from ip: once apiKeysRefusedPerIP different API
+// keys from one client address were refused in apiKeysRefusedWindow (on any node), its keys are
+// refused (429) without being checked, valid ones too (else the 429s would tell a guesser which
+// keys are real), until the window ends.
 //
-// The limit is exact under concurrency: a key this node cannot vouch for from memory takes a place
-// under the address's count (one atomic step on Redis, shared by every node) before it is checked,
-// and gives it back if it was valid; a burst of parallel guesses therefore gets at most
-// apiKeyFailuresPerIP of them checked, however they spread over nodes. An address found under
-// the limit is trusted on this node for cleanFor, and while it is, a key the node's caches know to
-// be valid is let in without asking Redis: a client using a valid key costs two Redis round trips
-// a second instead of one a request, and sees another node's refusals of its address that late at
-// most. A key refused from a trusted address ends the trust at once.
+// The limit is exact under concurrency and across nodes: a key this node cannot vouch for from its
+// caches is added to the address's set of refused keys in Redis (one atomic step, refused when
+// the set is full) before it is checked, and taken out again if it was valid, so a burst of
+// parallel guesses gets at most apiKeysRefusedPerIP of them checked, however it spreads over
+// nodes. A key sent again counts once. A key the node's credential cache holds as valid takes no
+// place: it only reads the count (its own place, if a parallel request of the same key holds one,
+// aside), once a second per address and key on this node (cleanFor), so a client using a valid
+// key costs one Redis round trip a second, and sees refusals made elsewhere that late at most. A
+// key refused here makes the address's next requests read the count at once. Places held for
+// other valid keys still being checked do count, so near the limit a parallel request with
+// another key the node has not cached yet may be refused.
 func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principal, error) {
 	if ip == "" || !strings.HasPrefix(cred, APIKeyPrefix) {
 		return a.Authenticate(ctx, cred)
 	}
 	addr := clientKey(ip)
+	set := a.s.cfg.RedisPrefix + "rate:api-keys-refused:ip:" + addr
+	hash := keys.Hash(cred)
+	member := hash[:32]
 	now := a.s.now()
-	if a.clean.has(addr, now) {
-		if p := a.cachedAPIKeyPrincipal(cred, now); p != nil {
-			return p, nil
+	if p := a.cachedAPIKeyPrincipal(cred, hash, now); p != nil {
+		if !a.clean.has(addr, member, now) {
+			c, err := a.s.peekPlaces(ctx, set, member, apiKeysRefusedWindow)
+			if err != nil {
+				return nil, err
+			}
+			if c.n >= apiKeysRefusedPerIP {
+				return nil, tooManyKeysRefused(c)
+			}
+			a.clean.add(addr, member, now.Add(cleanFor))
 		}
+		return p, nil
 	}
-	key := a.s.cfg.RedisPrefix + "rate:api-key-401:ip:" + addr
-	c, err := a.s.countUp(ctx, apiKeyFailuresWindow, key)
+	c, ok, place, err := a.s.takePlace(ctx, set, member, apiKeysRefusedPerIP, apiKeysRefusedWindow)
 	if err != nil {
 		return nil, err
 	}
-	if c[0].n > apiKeyFailuresPerIP {
-		a.clean.remove(addr)
-		a.takeBack(ctx, key)
-		return nil, tooMany("too many invalid API keys from this address; try again later", c[0].ttl, apiKeyFailuresWindow)
+	if !ok {
+		return nil, tooManyKeysRefused(c)
 	}
 	p, err := a.Authenticate(ctx, cred)
 	if errs.KindOf(err) == errs.Unauthorized {
-		a.clean.remove(addr) // the place it took stays: one refusal counted
+		a.clean.remove(addr) // the key stays in the set: one more refused
 		return nil, err
 	}
-	a.takeBack(ctx, key) // valid, or not decided (a dependency failed): nothing was refused
+	a.s.givePlace(ctx, place) // valid, or not decided (a dependency failed): nothing was refused
 	if err == nil {
-		a.clean.add(addr, now.Add(cleanFor))
+		a.clean.add(addr, member, now.Add(cleanFor))
 	}
 	return p, err
 }
 
-// takeBack gives back a place taken under an address's refused-key count.
-func (a *Auth) takeBack(ctx context.Context, key string) {
-	if err := a.s.countDown(context.WithoutCancel(ctx), apiKeyFailuresWindow, key); err != nil {
-		a.s.log.WarnContext(ctx, "take back a place under the refused-key limit", "err", err)
-	}
+func tooManyKeysRefused(c count) error {
+	return tooMany("too many invalid API keys from this address; try again later", c.ttl, apiKeysRefusedWindow)
 }
 
-// cleanFor is how long an address found under the refused-key limit is not asked about again on
-// this node (unless it sends a refused key): another node's count reaches it that late at most.
+// cleanFor is how long a valid key found under its address's refused-key limit is not asked about
+// again on this node (unless a key from the address is refused here): refusals made on another
+// node reach it that late at most.
 const cleanFor = time.Second
 
-// maxCleanAddresses bounds the addresses remembered as clean; past it they are forgotten at once.
-const maxCleanAddresses = 10000
+// maxCleanAddresses bounds the addresses remembered as clean, and maxCleanKeys the keys of each;
+// past either, they are forgotten at once.
+const (
+	maxCleanAddresses = 10000
+	maxCleanKeys      = 100
+)
 
-// cleanAddresses are the client addresses found under the refused-key limit, each until a time.
+// cleanAddresses are, per client address, the valid keys found under its refused-key limit, each
+// until a time.
 type cleanAddresses struct {
 	mu    sync.Mutex
-	until map[string]time.Time
+	until map[string]map[string]time.Time
 }
 
-func (c *cleanAddresses) has(addr string, now time.Time) bool {
+func (c *cleanAddresses) has(addr, key string, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, ok := c.until[addr]
+	t, ok := c.until[addr][key]
 	return ok && now.Before(t)
 }
 
-func (c *cleanAddresses) add(addr string, until time.Time) {
+func (c *cleanAddresses) add(addr, key string, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.until == nil || len(c.until) >= maxCleanAddresses {
-		c.until = make(map[string]time.Time)
+		c.until = make(map[string]map[string]time.Time)
 	}
-	c.until[addr] = until
+	m := c.until[addr]
+	if m == nil || len(m) >= maxCleanKeys {
+		m = make(map[string]time.Time)
+		c.until[addr] = m
+	}
+	m[key] = until
 }
 
 func (c *cleanAddresses) remove(addr string) {
@@ -163,15 +183,16 @@ func (a *Auth) apiKeyPrincipal(ctx context.Context, secret string) (*Principal, 
 	if v, ok := a.s.cache.getCredential(apiKeyKey(hash)); ok {
 		k, _ = v.(*models.APIKey)
 	} else {
+		epoch := a.s.cache.readEpoch()
 		found, err := models.APIKeyByHash(a.s.db.WithContext(ctx), hash)
 		switch {
 		case errors.Is(err, errs.ErrNotFound):
-			a.s.cache.neg.add(hash) // unknown: remembered, so guessing costs no query
+			a.s.cache.negAddIfCurrent(hash, epoch) // unknown: remembered, so guessing costs no query
 		case err != nil:
 			return nil, err
 		default:
 			k = found
-			a.s.cache.put(apiKeyKey(hash), k)
+			a.s.cache.putIfCurrent(apiKeyKey(hash), k, epoch)
 		}
 	}
 	if k == nil || k.RevokedAt != nil {
@@ -184,13 +205,13 @@ func (a *Auth) apiKeyPrincipal(ctx context.Context, secret string) (*Principal, 
 	return a.apiKeyPrincipalOf(k, now), nil
 }
 
-// cachedAPIKeyPrincipal is the principal of an API key this node's caches hold as valid (not
-// revoked, not expired), nil if they do not: it never asks the database.
-func (a *Auth) cachedAPIKeyPrincipal(secret string, now time.Time) *Principal {
+// cachedAPIKeyPrincipal is the principal of an API key (its secret and hash) this node's caches
+// hold as valid (not revoked, not expired), nil if they do not: it never asks the database.
+func (a *Auth) cachedAPIKeyPrincipal(secret, hash string, now time.Time) *Principal {
 	if !wellFormedAPIKey(secret) {
 		return nil
 	}
-	v, ok := a.s.cache.getCredential(apiKeyKey(keys.Hash(secret)))
+	v, ok := a.s.cache.getCredential(apiKeyKey(hash))
 	if !ok {
 		return nil
 	}
@@ -226,16 +247,17 @@ func (a *Auth) ResolveOrg(ctx context.Context, ref string) (*models.Organization
 			return nil, errs.NotFoundf("organization not found")
 		}
 	}
+	epoch := a.s.cache.readEpoch()
 	o, err := models.OrgByRef(a.s.db.WithContext(ctx), ref)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return nil, err
 	}
 	if o == nil {
-		a.s.cache.put(orgKey(ref), nil)
+		a.s.cache.putIfCurrent(orgKey(ref), nil, epoch)
 		return nil, errs.NotFoundf("organization not found")
 	}
-	a.s.cache.put(orgKey(o.ID), o)
-	a.s.cache.put(orgKey(o.Slug), o)
+	a.s.cache.putIfCurrent(orgKey(o.ID), o, epoch)
+	a.s.cache.putIfCurrent(orgKey(o.Slug), o, epoch)
 	return o, nil
 }
 
@@ -244,6 +266,7 @@ func (a *Auth) RoleIn(ctx context.Context, orgID, userID string) (string, error)
 	if v, ok := a.s.cache.getCredential(roleKey(orgID, userID)); ok {
 		return v.(string), nil
 	}
+	epoch := a.s.cache.readEpoch()
 	m, err := models.MembershipOf(a.s.db.WithContext(ctx), orgID, userID)
 	role := ""
 	switch {
@@ -252,6 +275,6 @@ func (a *Auth) RoleIn(ctx context.Context, orgID, userID string) (string, error)
 	case !errors.Is(err, errs.ErrNotFound):
 		return "", err
 	}
-	a.s.cache.put(roleKey(orgID, userID), role)
+	a.s.cache.putIfCurrent(roleKey(orgID, userID), role, epoch)
 	return role, nil
 }

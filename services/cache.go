@@ -47,6 +47,9 @@ type Cache struct {
 	trusted  atomic.Bool  // credential entries may be used
 	now      func() time.Time
 	neg      *negCache
+	// epoch moves at every drop: a value read from the database before a drop began is not cached
+	// after it (it may be what the drop invalidated; see putIfCurrent).
+	epoch atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -125,18 +128,34 @@ func (c *Cache) get(key string) (any, bool) {
 	return e.value, true
 }
 
-func (c *Cache) put(key string, v any) {
+// readEpoch is the epoch to give putIfCurrent: read it before reading the value from the database.
+func (c *Cache) readEpoch() uint64 { return c.epoch.Load() }
+
+// putIfCurrent caches a value read from the database unless an entry was dropped since epoch was
+// read: the read may have seen the row before the write that drop announced (a key revoked, a
+// member removed on another node, or the flush when the channel became healthy again), and
+// caching it would serve that old row for cacheTTL. A value not cached is read again next time.
+func (c *Cache) putIfCurrent(key string, v any, epoch uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch.Load() != epoch {
+		return
+	}
 	if len(c.entries) > 100_000 { // a crude bound: start over rather than grow without limit
 		c.entries = map[string]cacheEntry{}
 	}
 	c.entries[key] = cacheEntry{value: v, expires: c.clock.Now().Add(cacheTTL)}
-	c.mu.Unlock()
+}
+
+// negAddIfCurrent remembers an unknown API key hash, unless an entry was dropped since epoch.
+func (c *Cache) negAddIfCurrent(hash string, epoch uint64) {
+	c.neg.addIf(hash, func() bool { return c.epoch.Load() == epoch })
 }
 
 // drop removes every entry whose key starts with one of the prefixes, on this node only. An exact
 // API key entry also leaves the negative cache.
 func (c *Cache) drop(prefixes ...string) {
+	c.epoch.Add(1) // first: a put that checks the epoch after this is refused, one before is deleted below
 	for _, p := range prefixes {
 		if h, ok := strings.CutPrefix(p, "apikey:"); ok && h != "" {
 			c.neg.remove(h)
@@ -250,9 +269,15 @@ func (n *negCache) has(hash string) bool {
 	return true
 }
 
-func (n *negCache) add(hash string) {
+func (n *negCache) add(hash string) { n.addIf(hash, nil) }
+
+// addIf is add if ok (called with the cache's lock held, so a removal cannot come between) says so.
+func (n *negCache) addIf(hash string, ok func() bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if ok != nil && !ok() {
+		return
+	}
 	e := negEntry{hash: hash, expires: n.clock.Now().Add(n.ttl)}
 	if el, ok := n.index[hash]; ok {
 		el.Value = e

@@ -15,13 +15,13 @@ func TestCredentialTrustFollowsHeartbeat(t *testing.T) {
 	c := newCache(nil, "t:", clock.NewFake(real), slog.New(slog.DiscardHandler))
 	c.now = func() time.Time { return real }
 
-	c.put(apiKeyKey("h"), "key")
-	c.put(orgKey("acme"), "org")
+	c.putIfCurrent(apiKeyKey("h"), "key", c.readEpoch())
+	c.putIfCurrent(orgKey("acme"), "org", c.readEpoch())
 	if _, ok := c.getCredential(apiKeyKey("h")); ok {
 		t.Fatal("credentials trusted before any heartbeat was heard")
 	}
 	c.heard()
-	c.put(apiKeyKey("h"), "key")
+	c.putIfCurrent(apiKeyKey("h"), "key", c.readEpoch())
 	if v, ok := c.getCredential(apiKeyKey("h")); !ok || v != "key" {
 		t.Fatal("credentials not trusted while heartbeats are heard")
 	}
@@ -30,7 +30,7 @@ func TestCredentialTrustFollowsHeartbeat(t *testing.T) {
 	if _, ok := c.getCredential(apiKeyKey("h")); ok {
 		t.Fatal("a cached API key was trusted with the invalidation channel silent")
 	}
-	c.put(roleKey("o", "u"), "ADMIN") // a database answer during the outage
+	c.putIfCurrent(roleKey("o", "u"), "ADMIN", c.readEpoch()) // a database answer during the outage
 
 	c.heard() // Redis is back
 	if _, ok := c.get(apiKeyKey("h")); ok {
@@ -42,7 +42,7 @@ func TestCredentialTrustFollowsHeartbeat(t *testing.T) {
 	if _, ok := c.get(orgKey("acme")); !ok {
 		t.Error("the recovery flushed more than credentials")
 	}
-	c.put(apiKeyKey("h"), "key")
+	c.putIfCurrent(apiKeyKey("h"), "key", c.readEpoch())
 	real = real.Add(heartbeatEvery)
 	c.heard() // a regular heartbeat flushes nothing
 	if _, ok := c.getCredential(apiKeyKey("h")); !ok {
@@ -75,5 +75,45 @@ func TestNegCacheBoundedLRU(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	if n.has("c") {
 		t.Error("an entry outlived its TTL")
+	}
+}
+
+// TestReadBeforeDropIsNotCached: a value read from the database before an invalidation (or the
+// recovery flush) arrived is not cached after it, so a key revoked on another node while this
+// node was reading it is not served from the cache for cacheTTL; a read after the drop is.
+func TestReadBeforeDropIsNotCached(t *testing.T) {
+	real := time.Now()
+	c := newCache(nil, "t:", clock.NewFake(real), slog.New(slog.DiscardHandler))
+	c.now = func() time.Time { return real }
+	c.heard()
+
+	epoch := c.readEpoch() // a request starts reading the key from the database
+	c.drop(apiKeyKey("h")) // meanwhile another node revokes it: its invalidation arrives
+	c.putIfCurrent(apiKeyKey("h"), "key (before the revocation)", epoch)
+	c.negAddIfCurrent("unknown", epoch)
+	if _, ok := c.getCredential(apiKeyKey("h")); ok {
+		t.Fatal("a row read before the invalidation was cached after it")
+	}
+	if c.neg.has("unknown") {
+		t.Fatal("a key unknown before the invalidation was remembered as unknown after it")
+	}
+
+	epoch = c.readEpoch() // read again, after the drop: cached
+	c.putIfCurrent(apiKeyKey("h"), "key (revoked)", epoch)
+	c.negAddIfCurrent("unknown", epoch)
+	if v, ok := c.getCredential(apiKeyKey("h")); !ok || v != "key (revoked)" {
+		t.Fatalf("a read after the invalidation was not cached: %v %v", v, ok)
+	}
+	if !c.neg.has("unknown") {
+		t.Fatal("an unknown key read after the invalidation was not remembered")
+	}
+
+	// The recovery flush counts as a drop too.
+	epoch = c.readEpoch()
+	real = real.Add(staleAfter)
+	c.heard()
+	c.putIfCurrent(roleKey("o", "u"), "ADMIN", epoch)
+	if _, ok := c.getCredential(roleKey("o", "u")); ok {
+		t.Fatal("a role read before the recovery flush was cached after it")
 	}
 }

@@ -233,6 +233,8 @@ type localCounters struct {
 	m         map[string]localCount
 	downUntil time.Time // Redis is not tried again before this
 	swept     time.Time // when a full map was last swept for expired counters
+	sets      map[string]*localSet
+	setsSwept time.Time
 }
 
 type localCount struct {
@@ -314,4 +316,186 @@ func (l *localCounters) forget(keys []string) {
 	for _, k := range keys {
 		delete(l.m, k)
 	}
+}
+
+// Limits on distinct things (the API keys refused to one address) count the members of a set:
+// a member is added before the thing is checked, so parallel checks cannot overshoot, and added
+// again (by a retried command, or the same key sent twice) it counts once. A member that turns out
+// not to count (a valid key) is taken out of the set it went into, which a window that ended since
+// no longer holds: giving back never frees a place in a later window.
+
+// takePlaceScript adds ARGV[2] to the set KEYS[1] unless it holds ARGV[3] members already (then
+// it refuses, adding nothing), starting the window (ARGV[1] milliseconds) of a new set. It returns
+// the members counted, the milliseconds left, whether the member is in the set (1) and whether
+// this call added it (1).
+var takePlaceScript = redis.NewScript(`
+local n = redis.call('SCARD', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then
+  return {n, ttl, 1, 0}
+end
+if n >= tonumber(ARGV[3]) then
+  return {n, ttl, 0, 0}
+end
+redis.call('SADD', KEYS[1], ARGV[2])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n + 1, ttl, 1, 1}`)
+
+// peekPlacesScript returns a set's members other than ARGV[1] and the milliseconds left in its
+// window.
+var peekPlacesScript = redis.NewScript(`
+return {redis.call('SCARD', KEYS[1]) - redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('PTTL', KEYS[1])}`)
+
+// place is a member a call added to a set-counted limit, and where (Redis or this process).
+type place struct {
+	key, member string
+	local       bool
+}
+
+// takePlace adds member to the set key unless it is full (max members); ok says whether the
+// member is in it. The place is non-nil when this call added the member: give it back with
+// givePlace if it should not count.
+func (s *Services) takePlace(ctx context.Context, key, member string, max int64, window time.Duration) (c count, ok bool, p *place, err error) {
+	now := s.clock.Now()
+	if !s.Auth.local.redisDown(now) {
+		res, err := takePlaceScript.Run(ctx, s.rdb, []string{key}, window.Milliseconds(), member, max).Int64Slice()
+		if err == nil && len(res) == 4 {
+			c = count{n: res[0], ttl: time.Duration(res[1]) * time.Millisecond}
+			if res[3] == 1 {
+				p = &place{key: key, member: member}
+			}
+			return c, res[2] == 1, p, nil
+		}
+		if ctx.Err() != nil {
+			return count{}, false, nil, ctx.Err()
+		}
+		s.log.WarnContext(ctx, "rate-limit counters unavailable in Redis; counting in this process", "err", err)
+		s.Auth.local.markRedisDown(now.Add(redisRetryAfter))
+	}
+	c, ok, added := s.Auth.local.takePlace(now, key, member, max, window)
+	if added {
+		p = &place{key: key, member: member, local: true}
+	}
+	return c, ok, p, nil
+}
+
+// peekPlaces returns how many members other than member (whose own place, if it has one, is not
+// held against it) a set-counted limit holds, and the time left in its window.
+func (s *Services) peekPlaces(ctx context.Context, key, member string, window time.Duration) (count, error) {
+	now := s.clock.Now()
+	if !s.Auth.local.redisDown(now) {
+		res, err := peekPlacesScript.Run(ctx, s.rdb, []string{key}, member).Int64Slice()
+		if err == nil && len(res) == 2 {
+			return count{n: res[0], ttl: time.Duration(res[1]) * time.Millisecond}, nil
+		}
+		if ctx.Err() != nil {
+			return count{}, ctx.Err()
+		}
+		s.log.WarnContext(ctx, "rate-limit counters unavailable in Redis; counting in this process", "err", err)
+		s.Auth.local.markRedisDown(now.Add(redisRetryAfter))
+	}
+	return s.Auth.local.peekPlaces(now, key, member), nil
+}
+
+// givePlace takes a member back out of the set it was added to, where it was added (a set of
+// Redis is not given back to this process's, nor the reverse). If Redis cannot be reached the
+// member stays, counted, until its window ends.
+func (s *Services) givePlace(ctx context.Context, p *place) {
+	if p == nil {
+		return
+	}
+	if p.local {
+		s.Auth.local.givePlace(p.key, p.member)
+		return
+	}
+	if err := s.rdb.SRem(context.WithoutCancel(ctx), p.key, p.member).Err(); err != nil {
+		s.log.WarnContext(ctx, "give back a place under a limit; it counts until its window ends", "err", err)
+	}
+}
+
+// localSet is a set-counted limit kept in this process.
+type localSet struct {
+	members map[string]struct{}
+	until   time.Time
+}
+
+// takePlace is takePlaceScript in this process.
+func (l *localCounters) takePlace(now time.Time, key, member string, max int64, window time.Duration) (c count, ok, added bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	set := l.liveSet(now, key)
+	if set == nil {
+		if !l.roomForSet(now) {
+			return count{n: math.MaxInt64, ttl: window}, false, false // cannot be tracked: full
+		}
+		if l.sets == nil {
+			l.sets = map[string]*localSet{}
+		}
+		set = &localSet{members: map[string]struct{}{}, until: now.Add(window)}
+		l.sets[key] = set
+	}
+	n := int64(len(set.members))
+	if _, in := set.members[member]; in {
+		return count{n: n, ttl: set.until.Sub(now)}, true, false
+	}
+	if n >= max {
+		return count{n: n, ttl: set.until.Sub(now)}, false, false
+	}
+	set.members[member] = struct{}{}
+	return count{n: n + 1, ttl: set.until.Sub(now)}, true, true
+}
+
+// peekPlaces is peekPlacesScript in this process.
+func (l *localCounters) peekPlaces(now time.Time, key, member string) count {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	set := l.liveSet(now, key)
+	if set == nil {
+		return count{}
+	}
+	n := int64(len(set.members))
+	if _, in := set.members[member]; in {
+		n--
+	}
+	return count{n: n, ttl: set.until.Sub(now)}
+}
+
+// givePlace takes a member out of a set of this process.
+func (l *localCounters) givePlace(key, member string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if set := l.sets[key]; set != nil {
+		delete(set.members, member)
+	}
+}
+
+// liveSet returns the set under key if its window has not ended (dropping it if it has).
+func (l *localCounters) liveSet(now time.Time, key string) *localSet {
+	set := l.sets[key]
+	if set != nil && !now.Before(set.until) {
+		delete(l.sets, key)
+		return nil
+	}
+	return set
+}
+
+// roomForSet reports whether another set fits, dropping ended ones when full (at most once a
+// second, as room does).
+func (l *localCounters) roomForSet(now time.Time) bool {
+	if len(l.sets) < maxLocalCounters {
+		return true
+	}
+	if now.Sub(l.setsSwept) < time.Second {
+		return false
+	}
+	l.setsSwept = now
+	for k, set := range l.sets {
+		if !now.Before(set.until) {
+			delete(l.sets, k)
+		}
+	}
+	return len(l.sets) < maxLocalCounters
 }

@@ -122,3 +122,83 @@ func TestLocalCountersAreBounded(t *testing.T) {
 		t.Errorf("%d counters kept after every window ended, want 1", n)
 	}
 }
+
+// TestPlacesCountMembersOnce: a set-counted limit refuses a new member once full, takes a member
+// sent again without counting it twice, and a place given back after its window ended does not
+// free one in the next window (in Redis, and in the process while Redis is down).
+func TestPlacesCountMembersOnce(t *testing.T) {
+	t.Parallel()
+	for _, down := range []bool{false, true} {
+		t.Run(map[bool]string{false: "redis", true: "redis down"}[down], func(t *testing.T) {
+			s, m, clk := limiterServices(t)
+			ctx := context.Background()
+			if down {
+				m.Close()
+			}
+			take := func(member string) (int64, bool, *place) {
+				c, ok, p, err := s.takePlace(ctx, "t:set", member, 3, time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.n, ok, p
+			}
+			_, _, early := take("early") // taken, to be given back late
+			take("a")
+			if n, ok, p := take("a"); !ok || n != 2 || p != nil {
+				t.Fatalf("a member sent again: n=%d ok=%v place=%v, want counted once and nothing to give back", n, ok, p)
+			}
+			take("b")
+			if n, ok, p := take("c"); ok || n != 3 || p != nil {
+				t.Fatalf("a fourth member: n=%d ok=%v, want refused with nothing added", n, ok)
+			}
+			if n, ok, _ := take("b"); !ok || n != 3 {
+				t.Fatalf("a member already in a full set: n=%d ok=%v, want let through", n, ok)
+			}
+			// The window ends; a new one fills; the late give-back frees nothing in it.
+			if down {
+				clk.Advance(time.Minute + time.Second)
+			} else {
+				m.FastForward(time.Minute + time.Second)
+			}
+			for _, k := range []string{"x", "y", "z"} {
+				if _, ok, _ := take(k); !ok {
+					t.Fatalf("%s refused in a new window", k)
+				}
+			}
+			s.givePlace(ctx, early)
+			if n, ok, _ := take("w"); ok || n != 3 {
+				t.Fatalf("after a give-back from the last window: n=%d ok=%v, want the new window still full", n, ok)
+			}
+			c, err := s.peekPlaces(ctx, "t:set", "w", time.Minute)
+			if err != nil || c.n != 3 || c.ttl <= 0 {
+				t.Fatalf("peek = %+v, %v", c, err)
+			}
+			if c, _ := s.peekPlaces(ctx, "t:set", "x", time.Minute); c.n != 2 {
+				t.Fatalf("peek by a member = %+v, want its own place aside", c)
+			}
+		})
+	}
+}
+
+// TestPlaceGivenBackWhereTaken: a place taken in the process while Redis was down is given back
+// there once Redis is back, not in Redis (where it would free someone else's place).
+func TestPlaceGivenBackWhereTaken(t *testing.T) {
+	t.Parallel()
+	s, _, clk := limiterServices(t)
+	ctx := context.Background()
+	for _, k := range []string{"r1", "r2"} { // two members in Redis
+		if _, ok, _, err := s.takePlace(ctx, "t:set", k, 3, time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	s.Auth.local.markRedisDown(clk.Now().Add(redisRetryAfter))
+	_, _, local, err := s.takePlace(ctx, "t:set", "r1", 3, time.Minute) // counted locally
+	if err != nil || local == nil || !local.local {
+		t.Fatalf("place taken with Redis marked down: %+v, %v", local, err)
+	}
+	clk.Advance(redisRetryAfter) // Redis is tried again
+	s.givePlace(ctx, local)
+	if c, err := s.peekPlaces(ctx, "t:set", "other", time.Minute); err != nil || c.n != 2 {
+		t.Fatalf("Redis holds %d members (%v) after a local give-back, want 2", c.n, err)
+	}
+}
