@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vanehq/vane/api"
 	"github.com/vanehq/vane/internal/keys"
 	"github.com/vanehq/vane/services"
@@ -215,11 +217,24 @@ func TestValidKeysNeverTakeRefusedPlaces(t *testing.T) {
 	if codes := parallel(b, a.keyWrite, 150); codes[200] != 150 { // not cached on b: one place, given back
 		t.Fatalf("150 parallel requests with a valid key new to the node: %v", codes)
 	}
-	// The 60th refused key fills the set: b, which trusts (address, keyWrite) for its second, still
-	// lets keyWrite in, but not keyRead (valid, cached on b only by now... and not trusted there).
+	// A check in flight elsewhere (another node checking a key) takes the last place: a guess is
+	// refused, a key cached as valid is not.
+	pending := s.Config.RedisPrefix + "rate:api-keys-checking:ip:192.0.2.10"
+	if err := s.Redis.Client.ZAdd(context.Background(), pending, redis.Z{Score: float64(s.Clock.Now().Add(10 * time.Second).UnixMilli()),
+		Member: "another-node-checking"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(2 * time.Second) // trust lapsed: the cached key reads the count
+	s.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusTooManyRequests)
+	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200)
+	s.Redis.Client.Del(context.Background(), pending)
+	// The 60th refused key fills the limit: b, which trusts (address, keyWrite) for its second,
+	// still lets keyWrite in, but not keyRead (not cached on b); a second later, neither.
+	b.req("GET", o+"/projects", nil, "auth", a.keyWrite).want(t, 200) // b trusts the pair again
 	s.req("GET", o+"/projects", nil, "auth", services.APIKeyPrefix+keys.Random(32)).want(t, http.StatusUnauthorized)
 	b.req("GET", o+"/projects", nil, "auth", a.keyWrite).want(t, 200)
 	b.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
 	s.Clock.Advance(1100 * time.Millisecond)
 	b.req("GET", o+"/projects", nil, "auth", a.keyWrite).want(t, http.StatusTooManyRequests)
+	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
 }

@@ -48,33 +48,34 @@ const (
 )
 
 // AuthenticateFrom is Authenticate for a request from ip: once apiKeysRefusedPerIP different API
-// keys from one client address were refused in apiKeysRefusedWindow (on any node), its keys are
-// refused (429) without being checked, valid ones too (else the 429s would tell a guesser which
-// keys are real), until the window ends.
+// keys from one client address were refused in apiKeysRefusedWindow (on any node while Redis is
+// up; on each node while it is down), its other keys are refused (429) without being checked,
+// valid ones too (else the 429s would tell a guesser which keys are real), until the window ends.
 //
 // The limit is exact under concurrency and across nodes: a key this node cannot vouch for from its
-// caches is added to the address's set of refused keys in Redis (one atomic step, refused when
-// the set is full) before it is checked, and taken out again if it was valid, so a burst of
-// parallel guesses gets at most apiKeysRefusedPerIP of them checked, however it spreads over
-// nodes. A key sent again counts once. A key the node's credential cache holds as valid takes no
-// place: it only reads the count (its own place, if a parallel request of the same key holds one,
-// aside), once a second per address and key on this node (cleanFor), so a client using a valid
-// key costs one Redis round trip a second, and sees refusals made elsewhere that late at most. A
-// key refused here makes the address's next requests read the count at once. Places held for
-// other valid keys still being checked do count, so near the limit a parallel request with
-// another key the node has not cached yet may be refused.
+// caches is checked only if the keys refused and those being checked leave it a place (one atomic
+// step on Redis), so a burst of parallel guesses gets at most apiKeysRefusedPerIP of them checked
+// however it spreads over nodes; a key sent again counts once. A key the node's credential cache
+// holds as valid only reads how many keys were refused (checks in flight do not count against
+// it), once a second per address and key on this node (cleanFor), so a client using a valid key
+// costs one Redis round trip a second and sees refusals made elsewhere that late at most. A key
+// refused here makes the address's next requests read the count at once. A malformed key is
+// refused at once and counts for nothing: it cannot be a guess at a real one.
 func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principal, error) {
 	if ip == "" || !strings.HasPrefix(cred, APIKeyPrefix) {
 		return a.Authenticate(ctx, cred)
 	}
+	if !wellFormedAPIKey(cred) {
+		return nil, errs.Unauthorizedf("the API key is not valid")
+	}
 	addr := clientKey(ip)
-	set := a.s.cfg.RedisPrefix + "rate:api-keys-refused:ip:" + addr
+	limit := a.refusedKeysLimit(addr)
 	hash := keys.Hash(cred)
 	member := hash[:32]
 	now := a.s.now()
 	if p := a.cachedAPIKeyPrincipal(cred, hash, now); p != nil {
 		if !a.clean.has(addr, member, now) {
-			c, err := a.s.peekPlaces(ctx, set, member, apiKeysRefusedWindow)
+			c, err := a.s.peekRefused(ctx, limit)
 			if err != nil {
 				return nil, err
 			}
@@ -85,7 +86,7 @@ func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principa
 		}
 		return p, nil
 	}
-	c, ok, place, err := a.s.takePlace(ctx, set, member, apiKeysRefusedPerIP, apiKeysRefusedWindow)
+	c, ok, place, err := a.s.takePlace(ctx, limit, member)
 	if err != nil {
 		return nil, err
 	}
@@ -93,15 +94,22 @@ func (a *Auth) AuthenticateFrom(ctx context.Context, cred, ip string) (*Principa
 		return nil, tooManyKeysRefused(c)
 	}
 	p, err := a.Authenticate(ctx, cred)
-	if errs.KindOf(err) == errs.Unauthorized {
-		a.clean.remove(addr) // the key stays in the set: one more refused
-		return nil, err
-	}
-	a.s.givePlace(ctx, place) // valid, or not decided (a dependency failed): nothing was refused
-	if err == nil {
+	refused := errs.KindOf(err) == errs.Unauthorized
+	a.s.settlePlace(ctx, place, refused, err == nil)
+	switch {
+	case refused:
+		a.clean.remove(addr)
+	case err == nil:
 		a.clean.add(addr, member, now.Add(cleanFor))
 	}
 	return p, err
+}
+
+// refusedKeysLimit is the refused-API-key limit of a client address.
+func (a *Auth) refusedKeysLimit(addr string) placeLimit {
+	p := a.s.cfg.RedisPrefix + "rate:api-keys-"
+	return placeLimit{refused: p + "refused:ip:" + addr, pending: p + "checking:ip:" + addr, max: apiKeysRefusedPerIP,
+		window: apiKeysRefusedWindow}
 }
 
 func tooManyKeysRefused(c count) error {
@@ -113,11 +121,11 @@ func tooManyKeysRefused(c count) error {
 // node reach it that late at most.
 const cleanFor = time.Second
 
-// maxCleanAddresses bounds the addresses remembered as clean, and maxCleanKeys the keys of each;
-// past either, they are forgotten at once.
+// maxCleanKeys bounds the (address, key) pairs remembered as clean, all addresses together, and
+// maxCleanKeysPerAddress those of one address; past either, what was remembered is forgotten.
 const (
-	maxCleanAddresses = 10000
-	maxCleanKeys      = 100
+	maxCleanKeys           = 20000
+	maxCleanKeysPerAddress = 8
 )
 
 // cleanAddresses are, per client address, the valid keys found under its refused-key limit, each
@@ -125,6 +133,7 @@ const (
 type cleanAddresses struct {
 	mu    sync.Mutex
 	until map[string]map[string]time.Time
+	n     int // pairs held
 }
 
 func (c *cleanAddresses) has(addr, key string, now time.Time) bool {
@@ -137,13 +146,17 @@ func (c *cleanAddresses) has(addr, key string, now time.Time) bool {
 func (c *cleanAddresses) add(addr, key string, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.until == nil || len(c.until) >= maxCleanAddresses {
-		c.until = make(map[string]map[string]time.Time)
+	if c.until == nil || c.n >= maxCleanKeys {
+		c.until, c.n = make(map[string]map[string]time.Time), 0
 	}
 	m := c.until[addr]
-	if m == nil || len(m) >= maxCleanKeys {
-		m = make(map[string]time.Time)
+	if m == nil || len(m) >= maxCleanKeysPerAddress {
+		c.n -= len(m)
+		m = make(map[string]time.Time, 1)
 		c.until[addr] = m
+	}
+	if _, ok := m[key]; !ok {
+		c.n++
 	}
 	m[key] = until
 }
@@ -151,6 +164,7 @@ func (c *cleanAddresses) add(addr, key string, until time.Time) {
 func (c *cleanAddresses) remove(addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.n -= len(c.until[addr])
 	delete(c.until, addr)
 }
 

@@ -271,7 +271,8 @@ func (n *negCache) has(hash string) bool {
 
 func (n *negCache) add(hash string) { n.addIf(hash, nil) }
 
-// addIf is add if ok (called with the cache's lock held, so a removal cannot come between) says so.
+// addIf is add if ok says so, asked under the negative cache's lock, so a removal cannot come
+// between the question and the add.
 func (n *negCache) addIf(hash string, ok func() bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,9 +232,10 @@ const maxLocalCounters = 100_000
 type localCounters struct {
 	mu        sync.Mutex
 	m         map[string]localCount
-	downUntil time.Time // Redis is not tried again before this
-	swept     time.Time // when a full map was last swept for expired counters
-	sets      map[string]*localSet
+	downUntil time.Time               // Redis is not tried again before this
+	swept     time.Time               // when a full map was last swept for expired counters
+	sets      map[string]*localPlaces // placeLimit sets, by the refused set's key
+	members   int                     // members of all sets
 	setsSwept time.Time
 }
 
@@ -318,56 +320,77 @@ func (l *localCounters) forget(keys []string) {
 	}
 }
 
-// Limits on distinct things (the API keys refused to one address) count the members of a set:
-// a member is added before the thing is checked, so parallel checks cannot overshoot, and added
-// again (by a retried command, or the same key sent twice) it counts once. A member that turns out
-// not to count (a valid key) is taken out of the set it went into, which a window that ended since
-// no longer holds: giving back never frees a place in a later window.
+// Limits on distinct refusals (the API keys refused to one address) keep two sets per subject: the
+// members refused in the window, and the members being checked right now (each for at most
+// pendingFor, should its checker die). A member is checked only if both together leave it a
+// place, in one atomic step, so parallel checks cannot overshoot; it then moves to the refused set
+// or leaves. What is let in on trust (a key cached as valid) reads only the refused set, so
+// checks in flight never refuse it. A member sent again counts once, whether refused or in
+// flight, and a retried command cannot add it twice.
 
-// takePlaceScript adds ARGV[2] to the set KEYS[1] unless it holds ARGV[3] members already (then
-// it refuses, adding nothing), starting the window (ARGV[1] milliseconds) of a new set. It returns
-// the members counted, the milliseconds left, whether the member is in the set (1) and whether
-// this call added it (1).
+// pendingFor bounds how long a check holds its place, should the process checking it die.
+const pendingFor = 15 * time.Second
+
+// takePlaceScript: KEYS[1] the refused set, KEYS[2] the pending sorted set (member → expiry in
+// ms); ARGV[1] the member, ARGV[2] the most members, ARGV[3] now in ms, ARGV[4] pendingFor in ms.
+// It returns the members refused, the refused set's milliseconds left, whether the member may be
+// checked (1), and whether this call made it pending (1).
 var takePlaceScript = redis.NewScript(`
-local n = redis.call('SCARD', KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+local r = redis.call('SCARD', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
-if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then
-  return {n, ttl, 1, 0}
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 or redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  return {r, ttl, 1, 0}
 end
-if n >= tonumber(ARGV[3]) then
-  return {n, ttl, 0, 0}
+if r + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  return {r, ttl, 0, 0}
 end
-redis.call('SADD', KEYS[1], ARGV[2])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {n + 1, ttl, 1, 1}`)
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {r, ttl, 1, 1}`)
 
-// peekPlacesScript returns a set's members other than ARGV[1] and the milliseconds left in its
-// window.
-var peekPlacesScript = redis.NewScript(`
-return {redis.call('SCARD', KEYS[1]) - redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('PTTL', KEYS[1])}`)
+// settlePlaceScript ends a member's check: KEYS as takePlaceScript; ARGV[1] the member,
+// ARGV[2] "1" if it was refused (it joins the refused set, starting its window of ARGV[3] ms if
+// new), else "0".
+var settlePlaceScript = redis.NewScript(`
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  end
+end
+return 1`)
 
-// place is a member a call added to a set-counted limit, and where (Redis or this process).
-type place struct {
-	key, member string
-	local       bool
+// peekRefusedScript returns how many members the refused set holds and its milliseconds left.
+var peekRefusedScript = redis.NewScript(`return {redis.call('SCARD', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
+
+// placeLimit names one subject's sets (in Redis, and in this process while Redis is down).
+type placeLimit struct {
+	refused, pending string
+	max              int64
+	window           time.Duration
 }
 
-// takePlace adds member to the set key unless it is full (max members); ok says whether the
-// member is in it. The place is non-nil when this call added the member: give it back with
-// givePlace if it should not count.
-func (s *Services) takePlace(ctx context.Context, key, member string, max int64, window time.Duration) (c count, ok bool, p *place, err error) {
+// place is a member's check under a placeLimit: where it was let in (Redis or this process), and
+// whether this call made it pending.
+type place struct {
+	limit  placeLimit
+	member string
+	local  bool
+	added  bool
+}
+
+// takePlace lets member be checked if the limit leaves it a place (ok), making it pending; the
+// count is of members refused. Settle the place with settlePlace once the check is decided.
+func (s *Services) takePlace(ctx context.Context, l placeLimit, member string) (c count, ok bool, p *place, err error) {
 	now := s.clock.Now()
 	if !s.Auth.local.redisDown(now) {
-		res, err := takePlaceScript.Run(ctx, s.rdb, []string{key}, window.Milliseconds(), member, max).Int64Slice()
+		res, err := takePlaceScript.Run(ctx, s.rdb, []string{l.refused, l.pending}, member, l.max, now.UnixMilli(),
+			pendingFor.Milliseconds()).Int64Slice()
 		if err == nil && len(res) == 4 {
 			c = count{n: res[0], ttl: time.Duration(res[1]) * time.Millisecond}
-			if res[3] == 1 {
-				p = &place{key: key, member: member}
-			}
-			return c, res[2] == 1, p, nil
+			return c, res[2] == 1, &place{limit: l, member: member, added: res[3] == 1}, nil
 		}
 		if ctx.Err() != nil {
 			return count{}, false, nil, ctx.Err()
@@ -375,19 +398,41 @@ func (s *Services) takePlace(ctx context.Context, key, member string, max int64,
 		s.log.WarnContext(ctx, "rate-limit counters unavailable in Redis; counting in this process", "err", err)
 		s.Auth.local.markRedisDown(now.Add(redisRetryAfter))
 	}
-	c, ok, added := s.Auth.local.takePlace(now, key, member, max, window)
-	if added {
-		p = &place{key: key, member: member, local: true}
-	}
-	return c, ok, p, nil
+	c, ok, added := s.Auth.local.takePlace(now, l, member)
+	return c, ok, &place{limit: l, member: member, local: true, added: added}, nil
 }
 
-// peekPlaces returns how many members other than member (whose own place, if it has one, is not
-// held against it) a set-counted limit holds, and the time left in its window.
-func (s *Services) peekPlaces(ctx context.Context, key, member string, window time.Duration) (count, error) {
+// settlePlace ends a check where its place was taken: refused, the member joins the refused
+// set; valid, it leaves the pending set (even if a retried command or another request made it
+// pending: a valid member never waits there); undecided (a dependency failed), it leaves only if
+// this call made it pending. If Redis cannot be reached a pending member waits out pendingFor.
+func (s *Services) settlePlace(ctx context.Context, p *place, refused, valid bool) {
+	if p == nil || (!refused && !valid && !p.added) {
+		return
+	}
+	if p.local {
+		s.Auth.local.settlePlace(s.clock.Now(), p.limit, p.member, refused)
+		return
+	}
+	if s.Auth.local.redisDown(s.clock.Now()) {
+		return
+	}
+	mode := "0"
+	if refused {
+		mode = "1"
+	}
+	err := settlePlaceScript.Run(context.WithoutCancel(ctx), s.rdb, []string{p.limit.refused, p.limit.pending}, p.member, mode,
+		p.limit.window.Milliseconds()).Err()
+	if err != nil {
+		s.log.WarnContext(ctx, "settle a checked key under its limit", "err", err)
+	}
+}
+
+// peekRefused returns how many members a limit refused in its window, and the time left.
+func (s *Services) peekRefused(ctx context.Context, l placeLimit) (count, error) {
 	now := s.clock.Now()
 	if !s.Auth.local.redisDown(now) {
-		res, err := peekPlacesScript.Run(ctx, s.rdb, []string{key}, member).Int64Slice()
+		res, err := peekRefusedScript.Run(ctx, s.rdb, []string{l.refused}).Int64Slice()
 		if err == nil && len(res) == 2 {
 			return count{n: res[0], ttl: time.Duration(res[1]) * time.Millisecond}, nil
 		}
@@ -397,105 +442,131 @@ func (s *Services) peekPlaces(ctx context.Context, key, member string, window ti
 		s.log.WarnContext(ctx, "rate-limit counters unavailable in Redis; counting in this process", "err", err)
 		s.Auth.local.markRedisDown(now.Add(redisRetryAfter))
 	}
-	return s.Auth.local.peekPlaces(now, key, member), nil
+	return s.Auth.local.peekRefused(now, l), nil
 }
 
-// givePlace takes a member back out of the set it was added to, where it was added (a set of
-// Redis is not given back to this process's, nor the reverse). If Redis cannot be reached the
-// member stays, counted, until its window ends.
-func (s *Services) givePlace(ctx context.Context, p *place) {
-	if p == nil {
-		return
-	}
-	if p.local {
-		s.Auth.local.givePlace(p.key, p.member)
-		return
-	}
-	if err := s.rdb.SRem(context.WithoutCancel(ctx), p.key, p.member).Err(); err != nil {
-		s.log.WarnContext(ctx, "give back a place under a limit; it counts until its window ends", "err", err)
-	}
+// maxLocalMembers bounds the members of the in-process sets, all subjects together. Past it, a
+// member that does not fit is refused a place (it cannot be tracked), as a new counter is.
+const maxLocalMembers = 100_000
+
+// localPlaces is a placeLimit's sets in this process.
+type localPlaces struct {
+	refused      map[string]struct{}
+	refusedUntil time.Time
+	pending      map[string]time.Time
 }
 
-// localSet is a set-counted limit kept in this process.
-type localSet struct {
-	members map[string]struct{}
-	until   time.Time
-}
+func (lp *localPlaces) size() int { return len(lp.refused) + len(lp.pending) }
 
-// takePlace is takePlaceScript in this process.
-func (l *localCounters) takePlace(now time.Time, key, member string, max int64, window time.Duration) (c count, ok, added bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	set := l.liveSet(now, key)
-	if set == nil {
-		if !l.roomForSet(now) {
-			return count{n: math.MaxInt64, ttl: window}, false, false // cannot be tracked: full
+// places returns the live sets of a subject, dropping what expired; nil if there are none.
+func (l *localCounters) places(now time.Time, key string) *localPlaces {
+	lp := l.sets[key]
+	if lp == nil {
+		return nil
+	}
+	before := lp.size()
+	if lp.refused != nil && !now.Before(lp.refusedUntil) {
+		lp.refused = nil
+	}
+	for m, until := range lp.pending {
+		if !now.Before(until) {
+			delete(lp.pending, m)
 		}
-		if l.sets == nil {
-			l.sets = map[string]*localSet{}
-		}
-		set = &localSet{members: map[string]struct{}{}, until: now.Add(window)}
-		l.sets[key] = set
 	}
-	n := int64(len(set.members))
-	if _, in := set.members[member]; in {
-		return count{n: n, ttl: set.until.Sub(now)}, true, false
-	}
-	if n >= max {
-		return count{n: n, ttl: set.until.Sub(now)}, false, false
-	}
-	set.members[member] = struct{}{}
-	return count{n: n + 1, ttl: set.until.Sub(now)}, true, true
-}
-
-// peekPlaces is peekPlacesScript in this process.
-func (l *localCounters) peekPlaces(now time.Time, key, member string) count {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	set := l.liveSet(now, key)
-	if set == nil {
-		return count{}
-	}
-	n := int64(len(set.members))
-	if _, in := set.members[member]; in {
-		n--
-	}
-	return count{n: n, ttl: set.until.Sub(now)}
-}
-
-// givePlace takes a member out of a set of this process.
-func (l *localCounters) givePlace(key, member string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if set := l.sets[key]; set != nil {
-		delete(set.members, member)
-	}
-}
-
-// liveSet returns the set under key if its window has not ended (dropping it if it has).
-func (l *localCounters) liveSet(now time.Time, key string) *localSet {
-	set := l.sets[key]
-	if set != nil && !now.Before(set.until) {
+	l.members -= before - lp.size()
+	if lp.size() == 0 {
 		delete(l.sets, key)
 		return nil
 	}
-	return set
+	return lp
 }
 
-// roomForSet reports whether another set fits, dropping ended ones when full (at most once a
-// second, as room does).
-func (l *localCounters) roomForSet(now time.Time) bool {
-	if len(l.sets) < maxLocalCounters {
-		return true
-	}
-	if now.Sub(l.setsSwept) < time.Second {
-		return false
-	}
-	l.setsSwept = now
-	for k, set := range l.sets {
-		if !now.Before(set.until) {
-			delete(l.sets, k)
+// takePlace is takePlaceScript in this process.
+func (l *localCounters) takePlace(now time.Time, pl placeLimit, member string) (c count, ok, added bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lp := l.places(now, pl.refused)
+	if lp != nil {
+		c = count{n: int64(len(lp.refused)), ttl: lp.refusedUntil.Sub(now)}
+		_, refused := lp.refused[member]
+		_, pending := lp.pending[member]
+		if refused || pending {
+			return c, true, false
+		}
+		if int64(lp.size()) >= pl.max {
+			return c, false, false
 		}
 	}
-	return len(l.sets) < maxLocalCounters
+	if l.members >= maxLocalMembers && !l.sweepPlaces(now) {
+		return count{n: math.MaxInt64, ttl: pl.window}, false, false // cannot be tracked: refused
+	}
+	if lp == nil {
+		if l.sets == nil {
+			l.sets = map[string]*localPlaces{}
+		}
+		lp = &localPlaces{}
+		l.sets[pl.refused] = lp
+	}
+	if lp.pending == nil {
+		lp.pending = map[string]time.Time{}
+	}
+	lp.pending[strings.Clone(member)] = now.Add(pendingFor)
+	l.members++
+	return c, true, true
+}
+
+// settlePlace is settlePlaceScript in this process.
+func (l *localCounters) settlePlace(now time.Time, pl placeLimit, member string, refused bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lp := l.places(now, pl.refused)
+	if lp == nil {
+		if !refused {
+			return
+		}
+		if l.sets == nil {
+			l.sets = map[string]*localPlaces{}
+		}
+		lp = &localPlaces{}
+		l.sets[pl.refused] = lp
+	}
+	if _, ok := lp.pending[member]; ok {
+		delete(lp.pending, member)
+		l.members--
+	}
+	if !refused {
+		if lp.size() == 0 {
+			delete(l.sets, pl.refused)
+		}
+		return
+	}
+	if lp.refused == nil {
+		lp.refused, lp.refusedUntil = map[string]struct{}{}, now.Add(pl.window)
+	}
+	if _, ok := lp.refused[member]; !ok {
+		lp.refused[strings.Clone(member)] = struct{}{}
+		l.members++
+	}
+}
+
+// peekRefused is peekRefusedScript in this process.
+func (l *localCounters) peekRefused(now time.Time, pl placeLimit) count {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lp := l.places(now, pl.refused); lp != nil && lp.refused != nil {
+		return count{n: int64(len(lp.refused)), ttl: lp.refusedUntil.Sub(now)}
+	}
+	return count{}
+}
+
+// sweepPlaces drops every expired member (at most once a second: a flood must not make every
+// caller wait on a sweep) and reports whether there is room for another.
+func (l *localCounters) sweepPlaces(now time.Time) bool {
+	if now.Sub(l.setsSwept) >= time.Second {
+		l.setsSwept = now
+		for k := range l.sets {
+			l.places(now, k)
+		}
+	}
+	return l.members < maxLocalMembers
 }

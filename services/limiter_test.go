@@ -123,10 +123,12 @@ func TestLocalCountersAreBounded(t *testing.T) {
 	}
 }
 
-// TestPlacesCountMembersOnce: a set-counted limit refuses a new member once full, takes a member
-// sent again without counting it twice, and a place given back after its window ended does not
-// free one in the next window (in Redis, and in the process while Redis is down).
-func TestPlacesCountMembersOnce(t *testing.T) {
+// TestPlaceLimit: a member is checked only while the members refused and those being checked
+// leave it a place; one sent again (refused, or being checked) counts once, and a retried take
+// that did not add it can still settle it; what is being checked never counts against a peek; a
+// check that never settles frees its place after pendingFor; and a check settled after its
+// window ended frees nothing in the next one. In Redis, and in the process while Redis is down.
+func TestPlaceLimit(t *testing.T) {
 	t.Parallel()
 	for _, down := range []bool{false, true} {
 		t.Run(map[bool]string{false: "redis", true: "redis down"}[down], func(t *testing.T) {
@@ -135,70 +137,116 @@ func TestPlacesCountMembersOnce(t *testing.T) {
 			if down {
 				m.Close()
 			}
-			take := func(member string) (int64, bool, *place) {
-				c, ok, p, err := s.takePlace(ctx, "t:set", member, 3, time.Minute)
+			l := placeLimit{refused: "t:refused", pending: "t:checking", max: 3, window: time.Minute}
+			advance := func(d time.Duration) {
+				clk.Advance(d)
+				if !down {
+					m.FastForward(d)
+				}
+			}
+			take := func(member string, wantOK bool) *place {
+				t.Helper()
+				_, ok, p, err := s.takePlace(ctx, l, member)
+				if err != nil || ok != wantOK {
+					t.Fatalf("take %s: ok=%v err=%v, want ok=%v", member, ok, err, wantOK)
+				}
+				return p
+			}
+			refused := func() int64 {
+				t.Helper()
+				c, err := s.peekRefused(ctx, l)
 				if err != nil {
 					t.Fatal(err)
 				}
-				return c.n, ok, p
+				return c.n
 			}
-			_, _, early := take("early") // taken, to be given back late
-			take("a")
-			if n, ok, p := take("a"); !ok || n != 2 || p != nil {
-				t.Fatalf("a member sent again: n=%d ok=%v place=%v, want counted once and nothing to give back", n, ok, p)
+			a := take("a", true)
+			if again := take("a", true); again.added {
+				t.Fatal("a member being checked took a second place")
 			}
-			take("b")
-			if n, ok, p := take("c"); ok || n != 3 || p != nil {
-				t.Fatalf("a fourth member: n=%d ok=%v, want refused with nothing added", n, ok)
+			s.settlePlace(ctx, a, true, false)
+			s.settlePlace(ctx, take("b", true), true, false)
+			valid := take("v", true)
+			take("c", false) // 2 refused + 1 being checked: full
+			if n := refused(); n != 2 {
+				t.Fatalf("peek counts %d, want the 2 refused (not the check in flight)", n)
 			}
-			if n, ok, _ := take("b"); !ok || n != 3 {
-				t.Fatalf("a member already in a full set: n=%d ok=%v, want let through", n, ok)
+			retried := take("v", true) // a retried command: not added, but settles all the same
+			s.settlePlace(ctx, retried, false, true)
+			s.settlePlace(ctx, valid, false, true)
+			s.settlePlace(ctx, take("c", true), true, false)
+			take("a", true) // refused before: checked again, nothing added
+			take("d", false)
+			if n := refused(); n != 3 {
+				t.Fatalf("%d refused, want 3", n)
 			}
-			// The window ends; a new one fills; the late give-back frees nothing in it.
-			if down {
-				clk.Advance(time.Minute + time.Second)
-			} else {
-				m.FastForward(time.Minute + time.Second)
+
+			// A check that never settles (its process died) holds its place for pendingFor only.
+			advance(time.Minute + time.Second)
+			take("x", true)
+			s.settlePlace(ctx, take("y", true), true, false)
+			take("z", true)
+			take("w", false)
+			advance(pendingFor)
+			late := take("w", true) // x and z gave their places up
+			s.settlePlace(ctx, take("x", true), true, false)
+			// The window ends with w still being checked; settled valid after, it frees nothing new.
+			advance(time.Minute)
+			for _, k := range []string{"r1", "r2", "r3"} {
+				s.settlePlace(ctx, take(k, true), true, false)
 			}
-			for _, k := range []string{"x", "y", "z"} {
-				if _, ok, _ := take(k); !ok {
-					t.Fatalf("%s refused in a new window", k)
-				}
-			}
-			s.givePlace(ctx, early)
-			if n, ok, _ := take("w"); ok || n != 3 {
-				t.Fatalf("after a give-back from the last window: n=%d ok=%v, want the new window still full", n, ok)
-			}
-			c, err := s.peekPlaces(ctx, "t:set", "w", time.Minute)
-			if err != nil || c.n != 3 || c.ttl <= 0 {
-				t.Fatalf("peek = %+v, %v", c, err)
-			}
-			if c, _ := s.peekPlaces(ctx, "t:set", "x", time.Minute); c.n != 2 {
-				t.Fatalf("peek by a member = %+v, want its own place aside", c)
-			}
+			s.settlePlace(ctx, late, false, true)
+			take("q", false)
 		})
 	}
 }
 
-// TestPlaceGivenBackWhereTaken: a place taken in the process while Redis was down is given back
-// there once Redis is back, not in Redis (where it would free someone else's place).
-func TestPlaceGivenBackWhereTaken(t *testing.T) {
+// TestPlaceSettledWhereTaken: a place taken in the process while Redis was down is settled there
+// once Redis is back, not in Redis.
+func TestPlaceSettledWhereTaken(t *testing.T) {
 	t.Parallel()
 	s, _, clk := limiterServices(t)
 	ctx := context.Background()
-	for _, k := range []string{"r1", "r2"} { // two members in Redis
-		if _, ok, _, err := s.takePlace(ctx, "t:set", k, 3, time.Minute); err != nil || !ok {
-			t.Fatal(ok, err)
+	l := placeLimit{refused: "t:refused", pending: "t:checking", max: 3, window: time.Minute}
+	for _, k := range []string{"r1", "r2"} {
+		_, _, p, err := s.takePlace(ctx, l, k)
+		if err != nil {
+			t.Fatal(err)
 		}
+		s.settlePlace(ctx, p, true, false)
 	}
 	s.Auth.local.markRedisDown(clk.Now().Add(redisRetryAfter))
-	_, _, local, err := s.takePlace(ctx, "t:set", "r1", 3, time.Minute) // counted locally
-	if err != nil || local == nil || !local.local {
+	_, _, local, err := s.takePlace(ctx, l, "r3")
+	if err != nil || !local.local {
 		t.Fatalf("place taken with Redis marked down: %+v, %v", local, err)
 	}
 	clk.Advance(redisRetryAfter) // Redis is tried again
-	s.givePlace(ctx, local)
-	if c, err := s.peekPlaces(ctx, "t:set", "other", time.Minute); err != nil || c.n != 2 {
-		t.Fatalf("Redis holds %d members (%v) after a local give-back, want 2", c.n, err)
+	s.settlePlace(ctx, local, true, false)
+	if c, err := s.peekRefused(ctx, l); err != nil || c.n != 2 {
+		t.Fatalf("Redis holds %d refused (%v) after a local refusal, want 2", c.n, err)
+	}
+	if c := s.Auth.local.peekRefused(clk.Now(), l); c.n != 1 {
+		t.Fatalf("the process holds %d refused, want 1", c.n)
+	}
+}
+
+// TestLocalPlacesAreBounded: the in-process sets hold at most maxLocalMembers members in all; a
+// member beyond is refused a place, and expired ones make room again.
+func TestLocalPlacesAreBounded(t *testing.T) {
+	t.Parallel()
+	var lc localCounters
+	now := time.Now()
+	for i := 0; i < maxLocalMembers; i++ {
+		l := placeLimit{refused: fmt.Sprint("r", i%5000), pending: "p", max: 60, window: time.Minute}
+		if _, ok, _ := lc.takePlace(now, l, fmt.Sprint(i)); !ok {
+			t.Fatalf("member %d refused", i)
+		}
+	}
+	l := placeLimit{refused: "new", pending: "p", max: 60, window: time.Minute}
+	if _, ok, _ := lc.takePlace(now, l, "one-too-many"); ok {
+		t.Fatal("a member beyond the bound was let in")
+	}
+	if _, ok, _ := lc.takePlace(now.Add(pendingFor+time.Second), l, "later"); !ok || lc.members != 1 {
+		t.Fatalf("expired members made no room: ok=%v members=%d", ok, lc.members)
 	}
 }
