@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vanehq/vane/internal/clock"
+	"github.com/vanehq/vane/internal/keys"
 )
 
 // cacheTTL bounds how stale an entry can be if an invalidation notice is ever lost.
@@ -39,6 +40,7 @@ type Cache struct {
 	entries map[string]cacheEntry
 	rdb     *redis.Client
 	channel string
+	node    string // names this process in its invalidations, so it skips their echo
 	clock   clock.Clock
 	log     *slog.Logger
 
@@ -58,7 +60,7 @@ type cacheEntry struct {
 }
 
 func newCache(rdb *redis.Client, prefix string, c clock.Clock, log *slog.Logger) *Cache {
-	return &Cache{entries: map[string]cacheEntry{}, rdb: rdb, channel: prefix + "cache-invalidate", clock: c, log: log,
+	return &Cache{entries: map[string]cacheEntry{}, rdb: rdb, channel: prefix + "cache-invalidate", node: keys.Random(12), clock: c, log: log,
 		now: time.Now, neg: newNegCache(negCacheSize, negCacheTTL, c)}
 }
 
@@ -173,10 +175,16 @@ func (c *Cache) drop(prefixes ...string) {
 	}
 }
 
+// invalidationFrom starts the payload of an invalidation, then this node's name and a newline,
+// then the prefixes one per line. A node of an older release reads the first line as a prefix,
+// which names no entry.
+const invalidationFrom = "\x01"
+
 // Invalidate drops entries here and tells every other node to do the same.
 func (c *Cache) Invalidate(ctx context.Context, prefixes ...string) {
 	c.drop(prefixes...)
-	if err := c.rdb.Publish(ctx, c.channel, strings.Join(prefixes, "\n")).Err(); err != nil {
+	payload := invalidationFrom + c.node + "\n" + strings.Join(prefixes, "\n")
+	if err := c.rdb.Publish(ctx, c.channel, payload).Err(); err != nil {
 		c.log.WarnContext(ctx, "publish cache invalidation", "err", err)
 		c.lost()
 	}
@@ -199,6 +207,13 @@ func (c *Cache) listen(ctx context.Context, sub *redis.PubSub) {
 		if payload == heartbeatPayload {
 			c.heard()
 			return
+		}
+		if rest, ok := strings.CutPrefix(payload, invalidationFrom); ok {
+			node, prefixes, _ := strings.Cut(rest, "\n")
+			if node == c.node {
+				return // dropped here when it was published: dropping again would only void reads in flight
+			}
+			payload = prefixes
 		}
 		c.drop(strings.Split(payload, "\n")...)
 	})

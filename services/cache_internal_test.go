@@ -1,9 +1,13 @@
 package services
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vanehq/vane/internal/clock"
 )
@@ -115,5 +119,58 @@ func TestReadBeforeDropIsNotCached(t *testing.T) {
 	c.putIfCurrent(roleKey("o", "u"), "ADMIN", epoch)
 	if _, ok := c.getCredential(roleKey("o", "u")); ok {
 		t.Fatal("a role read before the recovery flush was cached after it")
+	}
+}
+
+// TestInvalidationEchoSkipped: an invalidation reaches the other nodes, and its echo on the node
+// that published it (which dropped the entries already) drops nothing more, so it does not void
+// that node's reads in flight; a payload of an older release (no node line) still drops.
+func TestInvalidationEchoSkipped(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	clk := clock.NewFake(time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a := newCache(rdb, "t:", clk, slog.New(slog.DiscardHandler))
+	b := newCache(rdb, "t:", clk, slog.New(slog.DiscardHandler))
+	for _, c := range []*Cache{a, b} {
+		go c.listen(ctx, subscribe(ctx, rdb, c.channel))
+	}
+	b.putIfCurrent(orgKey("acme"), "org", b.readEpoch())
+	a.Invalidate(ctx, orgKey("acme"))
+	if a.readEpoch() != 1 {
+		t.Fatalf("epoch %d after a local invalidation, want 1", a.readEpoch())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := b.get(orgKey("acme")); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other node never dropped the entry")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// An older release's payload (the prefixes alone), published after a's own: once b drops it,
+	// a has heard its echo too, in order.
+	b.putIfCurrent(orgKey("bravo"), "org", b.readEpoch())
+	if err := rdb.Publish(ctx, a.channel, orgKey("bravo")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, ok := b.get(orgKey("bravo")); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a payload without a node line was not dropped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for a.readEpoch() != 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if e := a.readEpoch(); e != 2 {
+		t.Fatalf("epoch %d on the publishing node, want 2 (its own drop, then the older payload; not its echo)", e)
 	}
 }
