@@ -134,8 +134,9 @@ func TestPrometheusControlPlaneMetrics(t *testing.T) {
 		services.WebhookInput{URL: receiver.URL + "/hook", Events: []string{"feature_flag.auto_rolled_back"}}); err != nil {
 		t.Fatal(err)
 	}
-	// A worker on a Redis of its own, reporting its tasks; the queue's sizes are scraped from it.
-	opts := testenv.AsynqRedis(t)
+	// A worker on a Redis of its own (see queueRedis), reporting its tasks; the queue's sizes are
+	// scraped from it.
+	opts := queueRedis(t)
 	w, err := jobs.NewWorker(opts, s.Svc, testenv.Logger(t), 2)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vanehq/vane/api"
 	"github.com/vanehq/vane/internal/testenv"
@@ -19,6 +21,17 @@ func deadQueue(t *testing.T) *jobs.Queue {
 	q := jobs.NewQueue(testenv.DeadRedis(t))
 	t.Cleanup(q.Close)
 	return q
+}
+
+// queueRedis is a Redis of the test's own for a job queue and its worker: a fresh miniredis, even
+// with TEST_REDIS_URL. The shared Redis's asynq database (testenv.AsynqRedis, database 15) belongs
+// to the jobs tests, which run at the same time as these (go test runs packages in parallel) and
+// flush it as each starts and ends; two workers on one queue also take each other's tasks and run
+// them against the wrong database (seen: stages never applied, the queue "not found", webhook
+// deliveries never made, both here and in the jobs tests).
+func queueRedis(t *testing.T) *redis.Options {
+	t.Helper()
+	return &redis.Options{Addr: miniredis.RunT(t).Addr()}
 }
 
 // waitFor polls cond until it holds, failing after a generous deadline.
@@ -41,7 +54,7 @@ func TestPlanChangesSurviveAQueueOutage(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	a := s.newTenant("acme")
-	ro := testenv.AsynqRedis(t)
+	ro := queueRedis(t)
 	up := jobs.NewQueue(ro)
 	t.Cleanup(up.Close)
 	down := deadQueue(t)

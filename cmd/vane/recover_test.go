@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/db"
+	"github.com/vanehq/vane/internal/testenv"
 	"github.com/vanehq/vane/jobs"
 	"github.com/vanehq/vane/models"
 	"github.com/vanehq/vane/services"
@@ -95,12 +95,9 @@ func startDuringOutage(t *testing.T, getenv func(string) string) (*gorm.DB, stri
 	rc := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
 	t.Cleanup(func() { _ = rc.Close() })
 	svc := services.New(services.Deps{DB: gdb, Redis: rc, Config: cfg})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := jobs.NewQueue(&redis.Options{Addr: l.Addr().String()})
-	_ = l.Close()
+	// A queue whose address stays held for the test: a port merely closed could be handed to a
+	// parallel test's miniredis, and the start would then reach that queue instead of failing.
+	dead := jobs.NewQueue(testenv.DeadRedis(t))
 	t.Cleanup(dead.Close)
 	svc.SetScheduler(dead)
 

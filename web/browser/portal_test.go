@@ -91,9 +91,12 @@ func TestSource000Dashboard(t *testing.T) {
 			map[string]any{"user_id": user, "attributes": map[string]string{"country": country}}, &e, "X-API-Key", tm.sdkServer)
 		return e
 	}
+	// The evaluation snapshot follows the portal's three writes (create, rules, activate) one by one:
+	// a snapshot that has the flag may not have its activation yet (DISABLED for everyone). Wait for
+	// the activated flag: user-0 in the US matches the country rule, whose 10% rollout is a SPLIT.
 	deadline := time.Now().Add(30 * time.Second)
-	for evaluate("user-0", "US").Reason == "FLAG_NOT_FOUND" && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond) // the evaluation snapshot follows the change
+	for evaluate("user-0", "US").Reason != "SPLIT" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
 	}
 	on := 0
 	for i := range 200 {
