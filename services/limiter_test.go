@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"net"
 	"fmt"
 	"testing"
 	"time"
@@ -23,6 +24,36 @@ func limiterServices(t *testing.T) (*Services, *miniredis.Miniredis, *clock.Fake
 	clk := clock.NewFake(time.Now())
 	cfg := &config.Config{RedisPrefix: "t:", BcryptCost: 4, JWTSecret: []byte("test-secret-test-secret-test-secret-0123456789")}
 	return New(Deps{Redis: rdb, Config: cfg, Clock: clk}), m, clk
+}
+
+// killRedis closes m and holds its address for the rest of the test, hanging up on every
+// connection (as testenv.KillMiniredis does; this package's internal tests cannot import testenv):
+// a port merely closed could be taken by a parallel test's server, which would then answer.
+func killRedis(t *testing.T, m *miniredis.Miniredis) {
+	t.Helper()
+	addr := m.Addr()
+	m.Close()
+	var l net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the port of a server just closed can take a moment to be free
+		if l, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("hold %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
 }
 
 // allowed calls rateLimit and says whether it let the call through, failing on anything but a 429.
@@ -81,7 +112,7 @@ func TestRateLimitInRedis(t *testing.T) {
 func TestRateLimitWithoutRedis(t *testing.T) {
 	t.Parallel()
 	s, m, clk := limiterServices(t)
-	m.Close()
+	killRedis(t, m)
 	for i := 1; i <= 3; i++ {
 		if got, want := allowed(t, s, "down", 2, time.Minute), i <= 2; got != want {
 			t.Fatalf("call %d with Redis down: allowed = %v, want %v", i, got, want)
@@ -135,7 +166,7 @@ func TestPlaceLimit(t *testing.T) {
 			s, m, clk := limiterServices(t)
 			ctx := context.Background()
 			if down {
-				m.Close()
+				killRedis(t, m)
 			}
 			l := placeLimit{refused: "t:refused", pending: "t:checking", max: 3, window: time.Minute}
 			advance := func(d time.Duration) {
