@@ -2,8 +2,8 @@ package services
 
 import (
 	"context"
-	"net"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
