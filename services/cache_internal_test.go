@@ -142,32 +142,26 @@ func TestInvalidationEchoSkipped(t *testing.T) {
 	if a.readEpoch() != 1 {
 		t.Fatalf("epoch %d after a local invalidation, want 1", a.readEpoch())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, ok := b.get(orgKey("acme")); !ok {
-			break
+	gone := func(what, key string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, ok := b.get(key); !ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the other node never dropped the entry")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	gone("the other node never dropped the entry", orgKey("acme"))
 	// An older release's payload (the prefixes alone), published after a's own: once b drops it,
 	// a has heard its echo too, in order.
 	b.putIfCurrent(orgKey("bravo"), "org", b.readEpoch())
 	if err := rdb.Publish(ctx, a.channel, orgKey("bravo")).Err(); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, ok := b.get(orgKey("bravo")); !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a payload without a node line was not dropped")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	for a.readEpoch() != 2 && time.Now().Before(deadline) {
+	gone("a payload without a node line was not dropped", orgKey("bravo"))
+	for deadline := time.Now().Add(5 * time.Second); a.readEpoch() != 2 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if e := a.readEpoch(); e != 2 {

@@ -3,7 +3,6 @@ package services
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/vanehq/vane/internal/clock"
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/errs"
+	"github.com/vanehq/vane/internal/testenv/hangup"
 )
 
 // limiterServices are services with only what rateLimit needs: Redis (miniredis) and a fake clock.
@@ -26,34 +26,14 @@ func limiterServices(t *testing.T) (*Services, *miniredis.Miniredis, *clock.Fake
 	return New(Deps{Redis: rdb, Config: cfg, Clock: clk}), m, clk
 }
 
-// killRedis closes m and holds its address for the rest of the test, hanging up on every
-// connection (as testenv.KillMiniredis does; this package's internal tests cannot import testenv):
-// a port merely closed could be taken by a parallel test's server, which would then answer.
+// killRedis closes m and holds its address for the rest of the test (as testenv.KillMiniredis
+// does; this package's internal tests cannot import testenv): a port merely closed could be taken
+// by a parallel test's server, which would then answer.
 func killRedis(t *testing.T, m *miniredis.Miniredis) {
 	t.Helper()
 	addr := m.Addr()
 	m.Close()
-	var l net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // the port of a server just closed can take a moment to be free
-		if l, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("hold %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
+	hangup.Hold(t, addr)
 }
 
 // allowed calls rateLimit and says whether it let the call through, failing on anything but a 429.

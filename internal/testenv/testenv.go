@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/vanehq/vane/internal/config"
 	"github.com/vanehq/vane/internal/db"
 	"github.com/vanehq/vane/internal/keys"
+	"github.com/vanehq/vane/internal/testenv/hangup"
 	"github.com/vanehq/vane/services"
 )
 
@@ -119,42 +119,14 @@ func KillMiniredis(t testing.TB, m *miniredis.Miniredis) {
 	t.Helper()
 	addr := m.Addr()
 	m.Close()
-	hangUp(t, addr)
+	hangup.Hold(t, addr)
 }
 
 // DeadRedis is the address of a Redis that never answers: a listener, held for the test, that
 // hangs up on every connection.
 func DeadRedis(t testing.TB) *redis.Options {
 	t.Helper()
-	return &redis.Options{Addr: hangUp(t, "127.0.0.1:0"), MaxRetries: -1}
-}
-
-// hangUp listens on addr until the test ends, closing every connection at once, and returns the
-// address it holds.
-func hangUp(t testing.TB, addr string) string {
-	t.Helper()
-	var l net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // the port of a server just closed can take a moment to be free
-		if l, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("hold %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	return l.Addr().String()
+	return &redis.Options{Addr: hangup.Hold(t, "127.0.0.1:0"), MaxRetries: -1}
 }
 
 // OpenRedis returns a Redis for the test: miniredis, or TEST_REDIS_URL with a unique key prefix
