@@ -238,3 +238,26 @@ func TestValidKeysNeverTakeRefusedPlaces(t *testing.T) {
 	b.req("GET", o+"/projects", nil, "auth", a.keyWrite).want(t, http.StatusTooManyRequests)
 	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, http.StatusTooManyRequests)
 }
+
+// TestMalformedKeysCountForNothing: keys that cannot be keys Vane issued (wrong length or
+// characters) are refused at once (401, the one error shape) and do not count as guesses: after
+// 100 of them the address's valid key still works, and the address's refused set is empty.
+func TestMalformedKeysCountForNothing(t *testing.T) {
+	s := newServer(t)
+	a := s.newTenant("creds-malformed")
+	o := "/api/v1/orgs/" + a.org.Slug
+	for i := 0; i < 100; i++ {
+		bad := services.APIKeyPrefix + keys.Random(10+i%20) // too short
+		if i%2 == 1 {
+			bad = services.APIKeyPrefix + strings.Repeat("!", 32) // not alphanumeric
+		}
+		r := s.req("GET", o+"/projects", nil, "auth", bad).want(t, http.StatusUnauthorized)
+		if code, _ := r.errorField(); code != "unauthorized" {
+			t.Fatalf("malformed key: %s", r.Body)
+		}
+	}
+	s.req("GET", o+"/projects", nil, "auth", a.keyRead).want(t, 200)
+	if n, err := s.Redis.Client.SCard(context.Background(), s.Config.RedisPrefix+"rate:api-keys-refused:ip:192.0.2.10").Result(); err != nil || n != 0 {
+		t.Fatalf("the address's refused set holds %d keys (%v), want 0", n, err)
+	}
+}
